@@ -1,0 +1,62 @@
+//! Criterion benchmarks of the native core, in an embedded interpreter:
+//! `send` with N receivers against the same receivers called in a Rust loop.
+//!
+//! Run with `make bench` (it points PyO3 at the project's virtualenv, which
+//! has asgiref for the Python half of the package).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+
+/// Make `fastdispatch` importable: its Python files from `python/`, its
+/// native module built in-process.
+fn load_fastdispatch(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let sys = py.import("sys")?;
+    sys.getattr("path")?
+        .call_method1("insert", (0, concat!(env!("CARGO_MANIFEST_DIR"), "/python")))?;
+    let native = PyModule::new(py, "fastdispatch._native")?;
+    fastdispatch::init_module(&native)?;
+    sys.getattr("modules")?.set_item("fastdispatch._native", native)?;
+    py.import("fastdispatch")
+}
+
+const RECEIVERS: &std::ffi::CStr =
+    c"def make_receiver():\n    def receiver(sender, **kwargs):\n        return None\n    return receiver\n";
+
+fn bench_send(c: &mut Criterion) {
+    Python::initialize();
+    Python::attach(|py| {
+        let fastdispatch = load_fastdispatch(py).expect("fastdispatch loads");
+        let helpers = PyModule::from_code(py, RECEIVERS, c"receivers.py", c"receivers").expect("helpers");
+        let make_receiver = helpers.getattr("make_receiver").expect("make_receiver");
+        let mut group = c.benchmark_group("send");
+        for n in [0usize, 1, 10, 100] {
+            let signal = fastdispatch.getattr("Signal").and_then(|s| s.call0()).expect("signal");
+            let receivers: Vec<_> = (0..n).map(|_| make_receiver.call0().expect("receiver")).collect();
+            for receiver in &receivers {
+                signal.call_method1("connect", (receiver,)).expect("connect");
+            }
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("a", 1).expect("kwargs");
+            kwargs.set_item("b", 2).expect("kwargs");
+            let send = signal.getattr("send").expect("send");
+            group.bench_with_input(BenchmarkId::new("fastdispatch", n), &n, |b, _| {
+                b.iter(|| send.call((py.None(),), Some(&kwargs)).expect("send"))
+            });
+            let call_kwargs = kwargs.copy().expect("copy");
+            call_kwargs.set_item("signal", &signal).expect("kwargs");
+            call_kwargs.set_item("sender", py.None()).expect("kwargs");
+            group.bench_with_input(BenchmarkId::new("floor", n), &n, |b, _| {
+                b.iter(|| {
+                    for receiver in &receivers {
+                        receiver.call((), Some(&call_kwargs)).expect("call");
+                    }
+                })
+            });
+        }
+        group.finish();
+    });
+}
+
+criterion_group!(benches, bench_send);
+criterion_main!(benches);

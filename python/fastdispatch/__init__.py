@@ -1,0 +1,32 @@
+"""A native (Rust) drop-in replacement for Django's signal dispatcher.
+
+``fastdispatch.Signal`` behaves as ``django.dispatch.Signal`` of Django 6.1.
+Installed as a package, it also takes the place of ``django.dispatch.Signal``
+in every process (see ``fastdispatch._shim``), unless ``FASTDISPATCH_DISABLE=1``.
+"""
+
+from fastdispatch._native import NO_RECEIVERS, NONE_ID, Signal, _make_id
+from fastdispatch._native import __version__ as __version__
+
+__all__ = ["NONE_ID", "NO_RECEIVERS", "Signal", "_make_id", "receiver"]
+
+
+def receiver(signal, **kwargs):
+    """Connect the decorated function to a signal, or to each of a list of signals.
+
+    ``kwargs`` are passed to ``connect()``::
+
+        @receiver(post_save, sender=MyModel)
+        def on_save(sender, **kwargs): ...
+
+        @receiver([post_save, post_delete], sender=MyModel)
+        def on_change(sender, **kwargs): ...
+    """
+
+    def _decorator(func):
+        signals = signal if isinstance(signal, (list, tuple)) else (signal,)
+        for each in signals:
+            each.connect(func, **kwargs)
+        return func
+
+    return _decorator

@@ -1,0 +1,145 @@
+"""The parts of ``Signal`` written in Python: ``asend``, ``asend_robust``, the
+async receivers of ``send``/``send_robust``, and one rare call.
+
+Coroutines, task groups and asgiref's thread adapters are Python's business, so
+they stay in Python. The native core resolves the live receivers and calls in
+here only when there is async work to do. ``asend`` and ``asend_robust`` are
+installed on the native ``Signal`` class when the native module loads, so they
+are real coroutine functions, as in Django.
+"""
+
+import asyncio
+import contextvars
+
+from asgiref.sync import async_to_sync, sync_to_async
+
+
+def _restore_context(context):
+    # Receivers share one context; whatever they set becomes visible to the
+    # caller afterwards, as if they had run inline.
+    for var, value in context.items():
+        try:
+            changed = var.get() != value
+        except LookupError:
+            changed = True
+        if changed:
+            var.set(value)
+
+
+async def _gather_in_context(context, coros):
+    # Python 3.10 has no TaskGroup: each task runs in a copy of the shared
+    # context instead of the context itself.
+    tasks = [context.run(asyncio.ensure_future, coro) for coro in coros]
+    return list(await asyncio.gather(*tasks))
+
+
+async def _run_concurrently(coros):
+    """Await ``coros`` concurrently in one shared context; results in order.
+
+    A single failure is raised as itself, several as an exception group, the
+    way ``asyncio.TaskGroup`` reports them.
+    """
+    if not coros:
+        return []
+    context = contextvars.copy_context()
+    results = [None] * len(coros)
+    try:
+        if not hasattr(asyncio, "TaskGroup"):
+            return await _gather_in_context(context, coros)
+
+        async def store(index, coro):
+            results[index] = await coro
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, coro in enumerate(coros):
+                    group.create_task(store(index, coro), context=context)
+        except BaseExceptionGroup as group_error:  # noqa: F821 (3.11+ only)
+            if len(group_error.exceptions) == 1:
+                raise group_error.exceptions[0]
+            raise
+        return results
+    finally:
+        _restore_context(context)
+
+
+async def _call_robust(signal, receiver, sender, named):
+    try:
+        return await receiver(signal=signal, sender=sender, **named)
+    except Exception as err:
+        signal._log_robust_failure(receiver, err)
+        return err
+
+
+def _async_calls(signal, receivers, sender, named, robust):
+    if robust:
+        return [_call_robust(signal, r, sender, named) for r in receivers]
+    return [r(signal=signal, sender=sender, **named) for r in receivers]
+
+
+def send_async_receivers(signal, sender, named, receivers, robust):
+    """Run the async receivers of a synchronous ``send``: one event loop
+    through ``async_to_sync``, receivers concurrently. Returns the
+    ``(receiver, response)`` pairs."""
+
+    async def run_all():
+        responses = await _run_concurrently(
+            _async_calls(signal, receivers, sender, named, robust)
+        )
+        return list(zip(receivers, responses))
+
+    return async_to_sync(run_all)()
+
+
+def _sync_calls(signal, receivers, sender, named, robust):
+    responses = []
+    for receiver in receivers:
+        if robust:
+            try:
+                response = receiver(signal=signal, sender=sender, **named)
+            except Exception as err:
+                signal._log_robust_failure(receiver, err)
+                response = err
+        else:
+            response = receiver(signal=signal, sender=sender, **named)
+        responses.append((receiver, response))
+    return responses
+
+
+async def _asend(signal, sender, named, robust):
+    if not signal.receivers:
+        return []
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    responses = []
+    if sync_receivers:
+        # All sync receivers run behind one thread hop, in connection order.
+        responses = await sync_to_async(_sync_calls)(
+            signal, sync_receivers, sender, named, robust
+        )
+    async_responses = await _run_concurrently(
+        _async_calls(signal, async_receivers, sender, named, robust)
+    )
+    responses.extend(zip(async_receivers, async_responses))
+    return responses
+
+
+async def asend(self, sender, **named):
+    """Send the signal from ``sender`` to all receivers, in async mode.
+
+    Sync receivers run first, grouped behind one ``sync_to_async``; async
+    receivers then run concurrently. A receiver's exception propagates.
+    Returns ``[(receiver, response), ...]``.
+    """
+    return await _asend(self, sender, named, robust=False)
+
+
+async def asend_robust(self, sender, **named):
+    """As ``asend``, but an ``Exception`` raised by a receiver is logged and
+    returned as that receiver's response."""
+    return await _asend(self, sender, named, robust=True)
+
+
+def call_receiver(receiver, signal, sender, named):
+    """Call a receiver the way Django writes it. Used when ``named`` itself
+    has a ``signal`` key, so that Python reports the clash in its own words."""
+    return receiver(signal=signal, sender=sender, **named)

@@ -1,0 +1,189 @@
+//! Lookup keys: how a receiver and a sender are identified, as Django's
+//! `_make_id` does, but as plain Rust values so that the receiver index can be
+//! searched without running Python code while the signal's lock is held.
+
+use pyo3::ffi;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyTuple};
+
+// Bound methods (`types.MethodType`), from CPython's classobject.h, which
+// pyo3-ffi does not cover.
+extern "C" {
+    static mut PyMethod_Type: ffi::PyTypeObject;
+    fn PyMethod_Function(method: *mut ffi::PyObject) -> *mut ffi::PyObject;
+    fn PyMethod_Self(method: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
+/// Django's `_make_id(target)`: `id(target)`, or `(id(target.__self__),
+/// id(target.__func__))` for anything with a `__func__` (bound methods), so
+/// that two bound-method objects of the same method and instance compare equal.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ObjId {
+    Single(usize),
+    Pair(usize, usize),
+}
+
+impl ObjId {
+    pub fn of_none() -> ObjId {
+        // SAFETY: Py_None returns a borrowed pointer to the None singleton.
+        ObjId::Single(unsafe { ffi::Py_None() } as usize)
+    }
+
+    /// The Python value Django would have computed: an int or a 2-tuple of ints.
+    pub fn to_object<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self {
+            ObjId::Single(id) => id.into_pyobject(py)?.into_any(),
+            ObjId::Pair(a, b) => PyTuple::new(py, [a, b])?.into_any(),
+        })
+    }
+}
+
+/// `hasattr(target, "__func__")` and the ids Django derives from it.
+pub fn make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
+    let py = target.py();
+    let ptr = target.as_ptr();
+    // SAFETY: `ptr` is a live object (we hold `target`); the macros below only
+    // read its type and, for bound methods, its two borrowed fields.
+    unsafe {
+        if ptr == ffi::Py_None() {
+            return Ok(ObjId::Single(ptr as usize));
+        }
+        if ffi::Py_TYPE(ptr) == std::ptr::addr_of_mut!(PyMethod_Type) {
+            let func = PyMethod_Function(ptr);
+            let slf = PyMethod_Self(ptr);
+            return Ok(ObjId::Pair(slf as usize, func as usize));
+        }
+        if ffi::PyType_Check(ptr) != 0 && !class_may_have_attr(ptr, intern!(py, "__func__")) {
+            // Classes are the usual senders (models); answering from their MRO
+            // avoids raising and clearing an AttributeError on every send.
+            return Ok(ObjId::Single(ptr as usize));
+        }
+    }
+    match target.getattr_opt(intern!(py, "__func__"))? {
+        None => Ok(ObjId::Single(ptr as usize)),
+        Some(func) => {
+            let slf = target.getattr(intern!(py, "__self__"))?;
+            Ok(ObjId::Pair(slf.as_ptr() as usize, func.as_ptr() as usize))
+        }
+    }
+}
+
+/// Whether `getattr(cls, name)` could find something, judged from the class's
+/// and its metaclass's MRO dictionaries. Answers `true` (so the caller asks
+/// Python) whenever the metaclass customises attribute lookup.
+///
+/// # Safety
+/// `cls` must be a live type object.
+unsafe fn class_may_have_attr(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::types::PyString>) -> bool {
+    unsafe {
+        let meta = ffi::Py_TYPE(cls);
+        let generic = (*std::ptr::addr_of_mut!(ffi::PyType_Type)).tp_getattro;
+        if (*meta).tp_getattro.map(|f| f as usize) != generic.map(|f| f as usize) {
+            return true;
+        }
+        mro_defines(cls.cast(), name.as_ptr()) || mro_defines(meta, name.as_ptr())
+    }
+}
+
+/// # Safety
+/// `tp` must be a live, ready type object.
+unsafe fn mro_defines(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> bool {
+    unsafe {
+        let mro = (*tp).tp_mro;
+        if mro.is_null() {
+            return true;
+        }
+        for i in 0..ffi::PyTuple_GET_SIZE(mro) {
+            let base = ffi::PyTuple_GET_ITEM(mro, i).cast::<ffi::PyTypeObject>();
+            let dict = (*base).tp_dict;
+            // Static builtin types may keep their dict elsewhere; none of them
+            // defines `__func__`.
+            if dict.is_null() {
+                continue;
+            }
+            let found = ffi::PyDict_GetItemWithError(dict, name);
+            if !found.is_null() {
+                return true;
+            }
+            if !ffi::PyErr_Occurred().is_null() {
+                ffi::PyErr_Clear();
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The receiver half of a lookup key: the receiver's identity, or the
+/// `dispatch_uid` it was connected with.
+///
+/// A uid that is an int (or a pair of ints) is stored as the same `ObjId` an
+/// identity would be: in Django both are compared as tuples of ints, so a
+/// receiver list written back by user code (`signal.receivers = saved`) keeps
+/// matching the keys `connect`/`disconnect` compute.
+pub enum ReceiverKey {
+    Target(ObjId),
+    Uid { hash: isize, uid: Py<PyAny> },
+}
+
+impl ReceiverKey {
+    /// The key for `connect(receiver, dispatch_uid=uid)`; `uid` must be truthy.
+    pub fn for_uid(uid: &Bound<'_, PyAny>) -> PyResult<ReceiverKey> {
+        if let Some(id) = int_obj_id(uid) {
+            return Ok(ReceiverKey::Target(id));
+        }
+        Ok(ReceiverKey::Uid {
+            hash: uid.hash()?,
+            uid: uid.clone().unbind(),
+        })
+    }
+
+    /// Parse the receiver half of a key from Django's tuple layout.
+    pub fn from_object(key: &Bound<'_, PyAny>) -> PyResult<ReceiverKey> {
+        ReceiverKey::for_uid(key)
+    }
+
+    pub fn to_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            ReceiverKey::Target(id) => id.to_object(py),
+            ReceiverKey::Uid { uid, .. } => Ok(uid.bind(py).clone()),
+        }
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> ReceiverKey {
+        match self {
+            ReceiverKey::Target(id) => ReceiverKey::Target(*id),
+            ReceiverKey::Uid { hash, uid } => ReceiverKey::Uid {
+                hash: *hash,
+                uid: uid.clone_ref(py),
+            },
+        }
+    }
+}
+
+/// Parse a sender key (`NONE_ID`, an id, or a pair of ids) from Django's layout.
+pub fn sender_key_from_object(key: &Bound<'_, PyAny>) -> PyResult<ObjId> {
+    int_obj_id(key).ok_or_else(|| {
+        pyo3::exceptions::PyTypeError::new_err(
+            "a receiver's sender key must be an int or a pair of ints, as made by _make_id()",
+        )
+    })
+}
+
+/// An exact int (or bool) that fits an id, or a tuple of two of them.
+fn int_obj_id(obj: &Bound<'_, PyAny>) -> Option<ObjId> {
+    if obj.is_instance_of::<PyInt>() {
+        return obj.extract::<usize>().ok().map(ObjId::Single);
+    }
+    let tuple = obj.cast_exact::<PyTuple>().ok()?;
+    if tuple.len() != 2 {
+        return None;
+    }
+    let first = tuple.get_item(0).ok()?;
+    let second = tuple.get_item(1).ok()?;
+    if !first.is_instance_of::<PyInt>() || !second.is_instance_of::<PyInt>() {
+        return None;
+    }
+    Some(ObjId::Pair(first.extract().ok()?, second.extract().ok()?))
+}

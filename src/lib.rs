@@ -1,0 +1,53 @@
+//! fastdispatch: Django's signal dispatcher, natively.
+//!
+//! - `signal`: the `Signal` class (connect, disconnect, receivers, ...)
+//! - `send`: `send` and `send_robust`, the hot path
+//! - `receivers`: receiver storage and its indexes
+//! - `keys`: lookup keys (`_make_id`)
+//! - `lock`: the signal's lock and `signal.lock`
+//! - `python`: the Python objects the core calls out to
+
+mod keys;
+mod lock;
+mod python;
+mod receivers;
+mod send;
+mod signal;
+
+use pyo3::prelude::*;
+
+pub use signal::Signal;
+
+/// Django's `_make_id`: `id(target)`, or `(id(target.__self__), id(target.__func__))`.
+#[pyfunction]
+fn _make_id<'py>(target: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    keys::make_id(target)?.to_object(target.py())
+}
+
+/// The native module. Not declared safe without the GIL yet: the receiver
+/// store is guarded by a lock, but the weakref and kwnames caches assume the
+/// GIL serialises Python code.
+#[pymodule(gil_used = true)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    init_module(m)
+}
+
+/// Fill `fastdispatch._native`. Public so that an embedding program (the
+/// benchmarks) can build the module without importing a shared library.
+pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Signal>()?;
+    m.add_class::<lock::SignalLock>()?;
+    m.add_function(wrap_pyfunction!(_make_id, m)?)?;
+    m.add("NONE_ID", keys::ObjId::of_none().to_object(py)?)?;
+    // Django's marker for "no receivers" in `sender_receivers_cache`.
+    m.add("NO_RECEIVERS", py.import("builtins")?.getattr("object")?.call0()?)?;
+
+    let signal_type = py.get_type::<Signal>();
+    send::install(py, &signal_type)?;
+    for name in ["asend", "asend_robust"] {
+        signal_type.setattr(name, python::glue(py, name)?)?;
+    }
+    Ok(())
+}

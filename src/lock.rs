@@ -1,0 +1,155 @@
+//! The signal's lock, and `signal.lock`, its Python face.
+//!
+//! One re-entrant lock guards a signal's receivers, whether taken by the
+//! signal's own methods or by user code (`with signal.lock:`, as Django's own
+//! test-suite does around `_clear_dead_receivers()`). Re-entrant, because the
+//! same thread can come back while holding it: from the garbage collector
+//! (weakref callbacks, finalisers) or from a `dispatch_uid`'s `__eq__`.
+//!
+//! A thread that has to wait for it waits with the GIL released: the holder
+//! may be running Python code and need the GIL to finish.
+
+use std::cell::{Ref, RefCell, RefMut};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::receivers::{ReceiverStore, Released};
+
+/// State shared between a signal, its `lock` object and its weakref callback.
+pub struct Shared {
+    store: ReentrantMutex<RefCell<ReceiverStore>>,
+    /// Set by weakref callbacks when a receiver or sender dies; cleared when
+    /// the dead entries are removed. Never needs the lock, since callbacks
+    /// may fire while it is held.
+    pub dead: AtomicBool,
+    /// Number of entries, readable without the lock for `send`'s fast exit.
+    pub len: AtomicUsize,
+}
+
+impl Shared {
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            store: ReentrantMutex::new(RefCell::new(ReceiverStore::new())),
+            dead: AtomicBool::new(false),
+            len: AtomicUsize::new(0),
+        })
+    }
+
+    /// Take the lock, waiting (GIL released) if another thread holds it.
+    pub fn lock(&self, py: Python<'_>) -> Locked<'_> {
+        loop {
+            if let Some(guard) = self.store.try_lock() {
+                return Locked {
+                    guard,
+                    shared: self,
+                    released: RefCell::new(Released::default()),
+                };
+            }
+            py.detach(|| drop(self.store.lock()));
+        }
+    }
+
+    /// For the garbage collector: the store if it can be read right now
+    /// without waiting. Skipping a traversal is safe (objects stay alive).
+    pub fn try_read<R>(&self, f: impl FnOnce(&ReceiverStore) -> R) -> Option<R> {
+        let guard = self.store.try_lock()?;
+        let store = guard.try_borrow().ok()?;
+        Some(f(&store))
+    }
+}
+
+/// The signal's lock, held. Borrow the store with `read`/`write` for
+/// stretches that run no Python code; objects removed meanwhile are released
+/// after the lock is, when this is dropped (fields drop in declaration order).
+pub struct Locked<'a> {
+    guard: ReentrantMutexGuard<'a, RefCell<ReceiverStore>>,
+    shared: &'a Shared,
+    released: RefCell<Released>,
+}
+
+impl Locked<'_> {
+    pub fn read(&self) -> PyResult<Ref<'_, ReceiverStore>> {
+        self.guard.try_borrow().map_err(|_| reentered())
+    }
+
+    /// Run `f` on the store; what it removes is released with the lock.
+    pub fn write<R>(&self, f: impl FnOnce(&mut ReceiverStore, &mut Released) -> R) -> PyResult<R> {
+        let mut store: RefMut<'_, ReceiverStore> = self.guard.try_borrow_mut().map_err(|_| reentered())?;
+        let mut released = self.released.try_borrow_mut().map_err(|_| reentered())?;
+        let result = f(&mut store, &mut released);
+        store.compact_if_sparse();
+        self.shared.len.store(store.len(), Ordering::Release);
+        Ok(result)
+    }
+}
+
+fn reentered() -> PyErr {
+    PyRuntimeError::new_err("signal receivers were changed from inside a change to them")
+}
+
+/// `signal.lock`: a context manager (and `acquire`/`release`, like
+/// `threading.Lock`) over the lock the signal's own methods take.
+#[pyclass(module = "fastdispatch", name = "SignalLock", frozen)]
+pub struct SignalLock {
+    pub shared: Arc<Shared>,
+}
+
+#[pymethods]
+impl SignalLock {
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: f64) -> PyResult<bool> {
+        let store = &self.shared.store;
+        let acquired = if store.try_lock().map(std::mem::forget).is_some() {
+            true
+        } else if !blocking {
+            if timeout != -1.0 {
+                return Err(PyValueError::new_err("can't specify a timeout for a non-blocking call"));
+            }
+            false
+        } else if timeout < 0.0 {
+            if timeout != -1.0 {
+                return Err(PyValueError::new_err("timeout value must be a non-negative number"));
+            }
+            py.detach(|| std::mem::forget(store.lock()));
+            true
+        } else {
+            let wait = Duration::try_from_secs_f64(timeout)
+                .map_err(|_| PyValueError::new_err("timeout value is too large"))?;
+            py.detach(|| store.try_lock_for(wait).map(std::mem::forget).is_some())
+        };
+        Ok(acquired)
+    }
+
+    fn release(&self) -> PyResult<()> {
+        if !self.shared.store.is_owned_by_current_thread() {
+            return Err(PyRuntimeError::new_err("release unlocked lock"));
+        }
+        // SAFETY: this thread holds the lock (checked above), taken by a
+        // guard that `acquire` forgot.
+        unsafe { self.shared.store.force_unlock() };
+        Ok(())
+    }
+
+    fn locked(&self) -> bool {
+        self.shared.store.is_locked()
+    }
+
+    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.acquire(py, true, -1.0)
+    }
+
+    #[pyo3(signature = (*_exc_info))]
+    fn __exit__(&self, _exc_info: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.release()
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.locked() { "locked" } else { "unlocked" };
+        format!("<{state} fastdispatch.SignalLock>")
+    }
+}

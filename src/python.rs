@@ -1,0 +1,75 @@
+//! The Python objects the core calls out to, imported once.
+//!
+//! Django and asgiref are imported lazily, on first use, so that importing
+//! `fastdispatch` costs nothing until a signal is connected.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
+
+fn cached<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    module: &str,
+    attr: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    cell.import(py, module, attr).cloned()
+}
+
+/// The `weakref` module. `weakref.ref` and `weakref.WeakMethod` are looked
+/// up on it at every connect, as Django does, so that patching them (tests
+/// do) has the same effect.
+pub fn weakref_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || py.import("weakref").map(Bound::unbind))
+        .map(|m| m.bind(py).clone())
+}
+
+/// `asgiref.sync.iscoroutinefunction`: recognises coroutine functions and
+/// callables marked with `markcoroutinefunction`, on every Python version.
+pub fn iscoroutinefunction(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static FUNC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    cached(py, &FUNC, "asgiref.sync", "iscoroutinefunction")
+}
+
+/// `django.conf.settings`, or `None` when Django cannot be imported.
+pub fn django_settings(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
+    static SETTINGS: PyOnceLock<Option<Py<PyAny>>> = PyOnceLock::new();
+    SETTINGS
+        .get_or_init(py, || {
+            py.import("django.conf")
+                .and_then(|m| m.getattr("settings"))
+                .ok()
+                .map(Bound::unbind)
+        })
+        .as_ref()
+        .map(|s| s.bind(py).clone())
+}
+
+/// `django.utils.inspect.func_accepts_kwargs`, Django's own test of a receiver.
+pub fn func_accepts_kwargs(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static FUNC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    cached(py, &FUNC, "django.utils.inspect", "func_accepts_kwargs")
+}
+
+/// The `django.dispatch` logger, where `send_robust` reports failures.
+pub fn dispatch_logger(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    LOGGER
+        .get_or_try_init(py, || {
+            py.import("logging")?
+                .call_method1("getLogger", ("django.dispatch",))
+                .map(Bound::unbind)
+        })
+        .map(|l| l.bind(py).clone())
+}
+
+/// The parts of the signal written in Python (`fastdispatch._glue`).
+pub fn glue<'py>(py: Python<'py>, attr: &str) -> PyResult<Bound<'py, PyAny>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || py.import("fastdispatch._glue").map(Bound::unbind))?
+        .bind(py)
+        .getattr(attr)
+}

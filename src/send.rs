@@ -1,0 +1,379 @@
+//! `send` and `send_robust`: the hot path.
+//!
+//! Both are plain CPython methods taking vectorcall arguments
+//! (`METH_FASTCALL | METH_KEYWORDS`), installed on the class when the module
+//! loads. The caller's arguments are passed on to every receiver as they
+//! came: one argument array and one keyword-names tuple per send, nothing
+//! allocated per receiver but its `(receiver, response)` pair. The names
+//! tuple (`("signal", "sender", *named)`) is cached per call shape, so a send
+//! from the same call site allocates none.
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::ffi;
+use pyo3::intern;
+use pyo3::panic::PanicException;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use smallvec::SmallVec;
+
+use crate::python;
+use crate::signal::Signal;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Send,
+    Robust,
+}
+
+impl Mode {
+    fn qualname(self) -> &'static str {
+        match self {
+            Mode::Send => "Signal.send",
+            Mode::Robust => "Signal.send_robust",
+        }
+    }
+}
+
+/// Install `send` and `send_robust` on `Signal` as method descriptors.
+pub fn install(py: Python<'_>, signal_type: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+    const SEND_DOC: &CStr = c"send($self, sender, /, **named)\n--\n\nSend signal from sender to all connected receivers.\n\nReceivers are called in connection order as receiver(signal=self, sender=sender, **named); async receivers run after the sync ones, concurrently. A receiver's exception propagates and ends the dispatch. Return a list of (receiver, response) pairs.";
+    const ROBUST_DOC: &CStr = c"send_robust($self, sender, /, **named)\n--\n\nSend signal from sender to all connected receivers, catching errors.\n\nAn Exception raised by a receiver is logged on the django.dispatch logger and returned as that receiver's response. Return a list of (receiver, response) pairs.";
+    let methods: [(&CStr, ffi::PyCFunctionFastWithKeywords, &CStr); 2] =
+        [(c"send", send, SEND_DOC), (c"send_robust", send_robust, ROBUST_DOC)];
+    for (name, function, doc) in methods {
+        // The definition must outlive the type: leaked once per process.
+        let def = Box::leak(Box::new(ffi::PyMethodDef {
+            ml_name: name.as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionFastWithKeywords: function,
+            },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_doc: doc.as_ptr(),
+        }));
+        // SAFETY: the type is a ready heap type; `def` is 'static.
+        let descriptor =
+            unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(signal_type.as_type_ptr(), def))? };
+        signal_type.setattr(PyString::new(py, &name.to_string_lossy()), descriptor)?;
+    }
+    Ok(())
+}
+
+unsafe extern "C" fn send(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    unsafe { entry_point(slf, args, nargsf, kwnames, Mode::Send) }
+}
+
+unsafe extern "C" fn send_robust(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    unsafe { entry_point(slf, args, nargsf, kwnames, Mode::Robust) }
+}
+
+/// # Safety
+/// Called by CPython with a vectorcall argument layout; `slf` is an instance
+/// of `Signal` (the method descriptor checks it).
+unsafe fn entry_point(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+    mode: Mode,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls methods attached to the interpreter.
+    let py = unsafe { Python::assume_attached() };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: forwarded from the caller's contract.
+        let signal = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<Signal>() };
+        let call = unsafe { CallArgs::parse(py, args, nargsf, kwnames, mode)? };
+        dispatch(&signal, &call, mode)
+    }));
+    match outcome {
+        Ok(Ok(responses)) => responses.into_ptr(),
+        Ok(Err(err)) => {
+            err.restore(py);
+            ptr::null_mut()
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic in fastdispatch".to_owned());
+            PanicException::new_err(message).restore(py);
+            ptr::null_mut()
+        }
+    }
+}
+
+/// The arguments of one send, laid out for the receivers' vectorcall:
+/// `[<spare>, signal, sender, *named values]` with `kwnames`
+/// `("signal", "sender", *named names)`. The spare slot in front lets a
+/// bound-method receiver prepend its `self` without copying
+/// (`PY_VECTORCALL_ARGUMENTS_OFFSET`).
+struct CallArgs<'py> {
+    stack: SmallVec<[*mut ffi::PyObject; 12]>,
+    kwnames: Bound<'py, PyTuple>,
+    /// A named argument is called `signal`: Python's own call machinery must
+    /// report the clash, as it does for Django.
+    clashes: bool,
+}
+
+impl<'py> CallArgs<'py> {
+    /// # Safety
+    /// `args`, `nargsf` and `kwnames` are a valid vectorcall argument layout.
+    unsafe fn parse(
+        py: Python<'py>,
+        args: *const *mut ffi::PyObject,
+        nargsf: ffi::Py_ssize_t,
+        kwnames: *mut ffi::PyObject,
+        mode: Mode,
+    ) -> PyResult<CallArgs<'py>> {
+        let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
+        let names = if kwnames.is_null() {
+            None
+        } else {
+            Some(unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() })
+        };
+        let nkw = names.as_ref().map_or(0, |n| n.len());
+        if nargs > 1 {
+            return Err(PyTypeError::new_err(format!(
+                "{}() takes 2 positional arguments but {} were given",
+                mode.qualname(),
+                nargs + 1
+            )));
+        }
+        let shape = call_shape(py, names.as_ref(), nargs == 1)?;
+        let sender = match (nargs, shape.sender_index) {
+            (1, None) => unsafe { *args },
+            (0, Some(i)) => unsafe { *args.add(i) },
+            (1, Some(_)) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{}() got multiple values for argument 'sender'",
+                    mode.qualname()
+                )))
+            }
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "{}() missing 1 required positional argument: 'sender'",
+                    mode.qualname()
+                )))
+            }
+        };
+        let mut stack = SmallVec::with_capacity(nkw + 3);
+        stack.push(ptr::null_mut());
+        stack.push(ptr::null_mut()); // the signal, set by `dispatch`
+        stack.push(sender);
+        for i in 0..nkw {
+            if Some(i) != shape.sender_index {
+                stack.push(unsafe { *args.add(nargs + i) });
+            }
+        }
+        Ok(CallArgs {
+            stack,
+            kwnames: shape.kwnames,
+            clashes: shape.clashes,
+        })
+    }
+
+    fn sender(&self) -> *mut ffi::PyObject {
+        self.stack[2]
+    }
+
+    /// `named`, as a dict (for the Python side: async receivers, clashes).
+    fn named(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let named = PyDict::new(py);
+        for (i, name) in self.kwnames.iter().enumerate().skip(2) {
+            // SAFETY: the caller's argument array outlives this send.
+            named.set_item(name, unsafe { Bound::from_borrowed_ptr(py, self.stack[i + 1]) })?;
+        }
+        Ok(named)
+    }
+}
+
+/// The receivers' keyword names for one shape of call, and where the sender is.
+struct CallShape<'py> {
+    kwnames: Bound<'py, PyTuple>,
+    sender_index: Option<usize>,
+    clashes: bool,
+}
+
+struct CachedShape {
+    positional_sender: bool,
+    names: SmallVec<[Py<PyString>; 8]>,
+    kwnames: Py<PyTuple>,
+    sender_index: Option<usize>,
+    clashes: bool,
+}
+
+const SHAPE_CACHE_SIZE: usize = 16;
+
+thread_local! {
+    /// Most recently used first. Keyword names are nearly always interned
+    /// strings, so a shape is recognised by pointer comparisons alone.
+    static SHAPES: RefCell<Vec<CachedShape>> = const { RefCell::new(Vec::new()) };
+}
+
+fn call_shape<'py>(
+    py: Python<'py>,
+    names: Option<&Bound<'py, PyTuple>>,
+    positional_sender: bool,
+) -> PyResult<CallShape<'py>> {
+    let same = |cached: &CachedShape| {
+        cached.positional_sender == positional_sender
+            && match names {
+                None => cached.names.is_empty(),
+                Some(names) => {
+                    cached.names.len() == names.len()
+                        && cached.names.iter().enumerate().all(|(i, n)| {
+                            // SAFETY: i < len of a tuple we hold.
+                            n.as_ptr() == unsafe { ffi::PyTuple_GET_ITEM(names.as_ptr(), i as ffi::Py_ssize_t) }
+                        })
+                }
+            }
+    };
+    let hit = SHAPES.with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        let index = cache.iter().position(same)?;
+        if index > 0 {
+            let shape = cache.remove(index);
+            cache.insert(0, shape);
+        }
+        let shape = &cache[0];
+        Some(CallShape {
+            kwnames: shape.kwnames.bind(py).clone(),
+            sender_index: shape.sender_index,
+            clashes: shape.clashes,
+        })
+    });
+    if let Some(shape) = hit {
+        return Ok(shape);
+    }
+
+    // A new shape: built with nothing borrowed, since allocating may run
+    // the garbage collector and, through finalisers, another send.
+    let signal_name = intern!(py, "signal");
+    let sender_name = intern!(py, "sender");
+    let mut out: SmallVec<[Bound<'py, PyString>; 8]> = SmallVec::new();
+    out.push(signal_name.clone());
+    out.push(sender_name.clone());
+    let mut sender_index = None;
+    let mut clashes = false;
+    let mut cached_names = SmallVec::new();
+    if let Some(names) = names {
+        for (i, name) in names.iter().enumerate() {
+            let name = name.cast_into::<PyString>()?;
+            cached_names.push(name.clone().unbind());
+            if name.as_any().eq(sender_name)? {
+                sender_index = Some(i);
+                continue;
+            }
+            clashes |= name.as_any().eq(signal_name)?;
+            out.push(name);
+        }
+    }
+    let kwnames = PyTuple::new(py, out)?;
+    SHAPES.with(|cache| {
+        if let Ok(mut cache) = cache.try_borrow_mut() {
+            cache.truncate(SHAPE_CACHE_SIZE - 1);
+            cache.insert(
+                0,
+                CachedShape {
+                    positional_sender,
+                    names: cached_names,
+                    kwnames: kwnames.clone().unbind(),
+                    sender_index,
+                    clashes,
+                },
+            );
+        }
+    });
+    Ok(CallShape {
+        kwnames,
+        sender_index,
+        clashes,
+    })
+}
+
+fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) -> PyResult<Bound<'py, PyList>> {
+    let py = signal.py();
+    let this = signal.get();
+    if this.shared.len.load(std::sync::atomic::Ordering::Acquire) == 0 {
+        return Ok(PyList::empty(py));
+    }
+    // SAFETY: the sender is borrowed from the caller's arguments.
+    let sender = unsafe { Bound::from_borrowed_ptr(py, call.sender()) };
+    let live = this.live_receivers(py, &sender)?;
+
+    let responses = PyList::empty(py);
+    let mut stack = call.stack.clone();
+    stack[1] = signal.as_ptr();
+    let kwnames = call.kwnames.as_ptr();
+    for receiver in &live.sync {
+        let response = if call.clashes {
+            call_with_clash(signal, receiver, &sender, call)
+        } else {
+            // SAFETY: `stack[1..]` holds one borrowed argument per name in
+            // `kwnames`; `stack[0]` is the spare slot the offset flag allows
+            // the callee to use.
+            unsafe {
+                Bound::from_owned_ptr_or_err(
+                    py,
+                    ffi::PyObject_Vectorcall(
+                        receiver.as_ptr(),
+                        stack.as_ptr().add(1),
+                        ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+                        kwnames,
+                    ),
+                )
+            }
+        };
+        let response = match (response, mode) {
+            (Ok(response), _) => response,
+            (Err(err), Mode::Robust) if err.is_instance_of::<PyException>(py) => {
+                let err = err.into_value(py).into_bound(py).into_any();
+                signal.call_method1(intern!(py, "_log_robust_failure"), (receiver, &err))?;
+                err
+            }
+            (Err(err), _) => return Err(err),
+        };
+        responses.append((receiver, response))?;
+    }
+    if !live.asynchronous.is_empty() {
+        let receivers = PyList::new(py, &live.asynchronous)?;
+        let async_responses = python::glue(py, "send_async_receivers")?.call1((
+            signal,
+            &sender,
+            call.named(py)?,
+            receivers,
+            mode == Mode::Robust,
+        ))?;
+        for pair in async_responses.try_iter()? {
+            responses.append(pair?)?;
+        }
+    }
+    Ok(responses)
+}
+
+/// `receiver(signal=signal, sender=sender, **named)` where `named` has its
+/// own `signal`: Python raises its usual "got multiple values" error.
+fn call_with_clash<'py>(
+    signal: &Bound<'py, Signal>,
+    receiver: &Bound<'py, PyAny>,
+    sender: &Bound<'py, PyAny>,
+    call: &CallArgs<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = signal.py();
+    python::glue(py, "call_receiver")?.call1((receiver, signal, sender, call.named(py)?))
+}

@@ -1,0 +1,584 @@
+//! `Signal`: Django's `django.dispatch.Signal`, natively.
+//!
+//! Behaviour follows Django 6.1's `dispatcher.py`; where this file departs
+//! from it, a comment says so. `send` and `send_robust` live in `send.rs`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyDeprecationWarning, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::gc::{PyTraverseError, PyVisit};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use smallvec::SmallVec;
+
+use crate::keys::{make_id, sender_key_from_object, ObjId, ReceiverKey};
+use crate::lock::{Locked, Shared, SignalLock};
+use crate::python;
+use crate::receivers::{Entry, Snapshot};
+
+/// Base class for all signals.
+///
+/// Receivers are kept in connection order, indexed by lookup key and by
+/// sender. `receivers` shows them in Django's layout:
+/// `[((receiver_key, sender_key), receiver_or_weakref, sender_weakref, is_async), ...]`.
+#[pyclass(module = "fastdispatch", name = "Signal", subclass, dict, weakref, frozen)]
+pub struct Signal {
+    pub(crate) shared: Arc<Shared>,
+    /// Django's `_dead_receivers`: a receiver or sender died since the last cleanup.
+    dead: Arc<AtomicBool>,
+    use_caching: AtomicBool,
+    lock: Py<SignalLock>,
+    /// The callback of every weak reference the signal creates.
+    on_dead: Py<FlagDeadReceivers>,
+}
+
+/// Weakref callback: flags the signal's dead receivers for removal. It only
+/// sets a flag, since it can run while the signal's lock is held.
+#[pyclass(module = "fastdispatch", frozen)]
+pub struct FlagDeadReceivers {
+    dead: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl FlagDeadReceivers {
+    #[pyo3(signature = (_reference = None))]
+    fn __call__(&self, _reference: Option<&Bound<'_, PyAny>>) {
+        self.dead.store(true, Ordering::Release);
+    }
+}
+
+/// Live receivers for one send, split as Django's `_live_receivers` does.
+#[derive(Default)]
+pub struct Live<'py> {
+    pub sync: SmallVec<[Bound<'py, PyAny>; 8]>,
+    pub asynchronous: SmallVec<[Bound<'py, PyAny>; 2]>,
+}
+
+impl Live<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.sync.is_empty() && self.asynchronous.is_empty()
+    }
+}
+
+#[pymethods]
+impl Signal {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn __new__(py: Python<'_>, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let shared = Shared::new();
+        let dead = Arc::new(AtomicBool::new(false));
+        Ok(Signal {
+            lock: Py::new(py, SignalLock { shared: shared.clone() })?,
+            on_dead: Py::new(py, FlagDeadReceivers { dead: dead.clone() })?,
+            shared,
+            dead,
+            use_caching: AtomicBool::new(false),
+        })
+    }
+
+    /// Create a new signal. `providing_args`, removed from Django in 4.0 but
+    /// still common, is accepted with a `DeprecationWarning` and ignored.
+    #[pyo3(signature = (use_caching = Truthy(false), *, providing_args = None))]
+    fn __init__(slf: &Bound<'_, Self>, use_caching: Truthy, providing_args: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        if providing_args.is_some() {
+            PyErr::warn(
+                py,
+                &py.get_type::<PyDeprecationWarning>(),
+                c"The providing_args argument is deprecated. As it is purely documentational, it has no replacement. If you rely on this argument as documentation, you can move the text to a code comment or docstring.",
+                2,
+            )?;
+        }
+        let this = slf.get();
+        this.use_caching.store(use_caching.0, Ordering::Relaxed);
+        // Like Django's `self.receivers = []`: a second __init__ starts afresh.
+        let locked = this.shared.lock(py);
+        locked.write(|store, released| store.clear(released))?;
+        this.dead.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Connect `receiver` to this signal, for `sender` only, or for any sender
+    /// when `sender` is None.
+    ///
+    /// Weak references are kept to the receiver unless `weak` is false (a
+    /// `WeakMethod` for bound methods), and to the sender where it allows
+    /// one, so that receivers of a collected sender are dropped. A second
+    /// connection with the same `dispatch_uid` (or the same receiver) and
+    /// sender is ignored.
+    #[pyo3(signature = (receiver, sender = None, weak = Truthy(true), dispatch_uid = None))]
+    fn connect(
+        &self,
+        py: Python<'_>,
+        receiver: &Bound<'_, PyAny>,
+        sender: Option<&Bound<'_, PyAny>>,
+        weak: Truthy,
+        dispatch_uid: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        check_receiver_when_debug(py, receiver)?;
+
+        let none = py.None().into_bound(py);
+        let sender = sender.unwrap_or(&none);
+        let key = receiver_key(receiver, dispatch_uid)?;
+        let sender_key = make_id(sender)?;
+        let is_async = python::iscoroutinefunction(py)?.call1((receiver,))?.is_truthy()?;
+
+        let receiver = if weak.0 {
+            let weakref = python::weakref_module(py)?;
+            let is_method = receiver.hasattr(intern!(py, "__self__"))? && receiver.hasattr(intern!(py, "__func__"))?;
+            let factory = if is_method {
+                weakref.getattr(intern!(py, "WeakMethod"))?
+            } else {
+                weakref.getattr(intern!(py, "ref"))?
+            };
+            factory.call1((receiver, self.on_dead.bind(py)))?
+        } else {
+            receiver.clone()
+        };
+        let sender_ref = if sender.is_none() {
+            None
+        } else {
+            let weakref_ref = python::weakref_module(py)?.getattr(intern!(py, "ref"))?;
+            match weakref_ref.call1((sender, self.on_dead.bind(py))) {
+                Ok(r) => Some(r.unbind()),
+                Err(err) if err.is_instance_of::<PyTypeError>(py) => None,
+                Err(err) => return Err(err),
+            }
+        };
+
+        let locked = self.shared.lock(py);
+        self.clear_dead_locked(py, &locked)?;
+        if self.find(py, &locked, &key, sender_key)?.is_some() {
+            return Ok(());
+        }
+        locked.write(|store, released| {
+            store.push(
+                Entry {
+                    key,
+                    sender: sender_key,
+                    receiver: receiver.unbind(),
+                    sender_ref,
+                    is_async,
+                },
+                released,
+            )
+        })
+    }
+
+    /// Disconnect a receiver (or the one connected with `dispatch_uid`) from
+    /// `sender`. Returns whether one was connected.
+    #[pyo3(signature = (receiver = None, sender = None, dispatch_uid = None))]
+    fn disconnect(
+        &self,
+        py: Python<'_>,
+        receiver: Option<&Bound<'_, PyAny>>,
+        sender: Option<&Bound<'_, PyAny>>,
+        dispatch_uid: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let none = py.None().into_bound(py);
+        let key = receiver_key(receiver.unwrap_or(&none), dispatch_uid)?;
+        let sender_key = make_id(sender.unwrap_or(&none))?;
+
+        let locked = self.shared.lock(py);
+        self.clear_dead_locked(py, &locked)?;
+        loop {
+            let Some((slot, receiver)) = self.find(py, &locked, &key, sender_key)? else {
+                return Ok(false);
+            };
+            // Comparing uids may have run Python code that changed the store.
+            if locked.write(|store, released| store.remove_if_holds(slot, receiver, released))? {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Whether any live receiver would be called for `sender`.
+    #[pyo3(signature = (sender = None))]
+    fn has_listeners(&self, py: Python<'_>, sender: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let none = py.None().into_bound(py);
+        Ok(!self.live_receivers(py, sender.unwrap_or(&none))?.is_empty())
+    }
+
+    /// The live receivers for `sender`: `(sync_receivers, async_receivers)`,
+    /// weak references resolved, in connection order.
+    fn _live_receivers<'py>(
+        &self,
+        py: Python<'py>,
+        sender: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+        let live = self.live_receivers(py, sender)?;
+        Ok((PyList::new(py, live.sync)?, PyList::new(py, live.asynchronous)?))
+    }
+
+    /// Remove receivers whose receiver or sender died, if any did.
+    fn _clear_dead_receivers(&self, py: Python<'_>) -> PyResult<()> {
+        let locked = self.shared.lock(py);
+        self.clear_dead_locked(py, &locked)
+    }
+
+    /// Flag dead receivers for removal at the next use of the signal. This is
+    /// the weak references' callback in Django; here it is kept for callers.
+    #[pyo3(signature = (reference = None))]
+    fn _flag_dead_receivers(&self, reference: Option<&Bound<'_, PyAny>>) {
+        let _ = reference;
+        self.dead.store(true, Ordering::Release);
+    }
+
+    #[getter]
+    fn _dead_receivers(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    #[setter(_dead_receivers)]
+    fn set_dead_receivers(&self, value: Truthy) {
+        self.dead.store(value.0, Ordering::Release);
+    }
+
+    #[getter]
+    fn use_caching(&self) -> bool {
+        self.use_caching.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_use_caching(&self, value: Truthy) {
+        self.use_caching.store(value.0, Ordering::Relaxed);
+    }
+
+    /// The lock guarding the receivers: `with signal.lock: ...`.
+    #[getter]
+    fn lock(&self, py: Python<'_>) -> Py<SignalLock> {
+        self.lock.clone_ref(py)
+    }
+
+    /// The connected receivers in Django's layout, in connection order.
+    #[getter]
+    fn receivers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        // Copied out under the lock, turned into Python objects after it:
+        // allocating can run the garbage collector, and with it any code.
+        let rows: Vec<_> = {
+            let locked = self.shared.lock(py);
+            let store = locked.read()?;
+            store
+                .entries()
+                .map(|e| {
+                    (
+                        e.key.clone_ref(py),
+                        e.sender,
+                        e.receiver.clone_ref(py),
+                        e.sender_ref.as_ref().map(|r| r.clone_ref(py)),
+                        e.is_async,
+                    )
+                })
+                .collect()
+        };
+        let list = PyList::empty(py);
+        for (key, sender, receiver, sender_ref, is_async) in rows {
+            let lookup_key = PyTuple::new(py, [key.to_object(py)?, sender.to_object(py)?])?;
+            list.append((lookup_key, receiver, sender_ref, is_async))?;
+        }
+        Ok(list)
+    }
+
+    /// Replace the receivers with a list in the layout `receivers` shows, as
+    /// code that saves and restores them does (`signal.receivers = saved`).
+    #[setter]
+    fn set_receivers(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut entries = Vec::new();
+        for row in value.try_iter()? {
+            entries.push(entry_from_row(&row?)?);
+        }
+        let locked = self.shared.lock(py);
+        locked.write(|store, released| {
+            store.clear(released);
+            for entry in entries {
+                store.push(entry, released);
+            }
+        })
+    }
+
+    /// Log a receiver's failure in `send_robust`, as Django does.
+    fn _log_robust_failure(&self, py: Python<'_>, receiver: &Bound<'_, PyAny>, err: &Bound<'_, PyAny>) -> PyResult<()> {
+        // Django reads `receiver.__qualname__`, which callable instances and
+        // partials lack (Django then fails with AttributeError): fall back to
+        // the type's name.
+        let name = match receiver.getattr_opt(intern!(py, "__qualname__"))? {
+            Some(name) => name,
+            None => receiver.get_type().getattr(intern!(py, "__qualname__"))?,
+        };
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "exc_info"), err)?;
+        python::dispatch_logger(py)?.call_method(
+            intern!(py, "error"),
+            ("Error calling %s in Signal.send_robust() (%s)", name, err),
+            Some(&kwargs),
+        )?;
+        Ok(())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.lock)?;
+        visit.call(&self.on_dead)?;
+        self.shared
+            .try_read(|store| {
+                let mut result = Ok(());
+                store.for_each_object(|obj| {
+                    if result.is_ok() {
+                        result = visit.call(obj);
+                    }
+                });
+                result
+            })
+            .unwrap_or(Ok(()))
+    }
+
+    fn __clear__(&self) {
+        // Called by the collector, which holds the interpreter.
+        // SAFETY: tp_clear runs attached to the interpreter.
+        let py = unsafe { Python::assume_attached() };
+        let locked = self.shared.lock(py);
+        let _ = locked.write(|store, released| store.clear(released));
+    }
+}
+
+impl Signal {
+    pub fn use_caching_enabled(&self) -> bool {
+        self.use_caching.load(Ordering::Relaxed)
+    }
+
+    /// Django's `_live_receivers`: the receivers for `sender`, weak references
+    /// resolved, dead ones skipped, split into sync and async.
+    pub fn live_receivers<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>) -> PyResult<Live<'py>> {
+        if self.use_caching_enabled() {
+            check_cacheable(sender)?;
+        }
+        let snapshot = self.snapshot_for(py, sender)?;
+        // Resolved all at once before any receiver runs, as in Django: a
+        // receiver that disconnects or kills another does not stop it from
+        // being called in this send.
+        let mut live = Live::default();
+        for target in snapshot.iter() {
+            let Some(receiver) = resolve(py, &target.receiver)? else {
+                continue;
+            };
+            if !sender_alive(py, target.sender_ref.as_ref())? {
+                continue;
+            }
+            if target.is_async {
+                live.asynchronous.push(receiver);
+            } else {
+                live.sync.push(receiver);
+            }
+        }
+        Ok(live)
+    }
+
+    fn snapshot_for(&self, py: Python<'_>, sender: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
+        let locked = self.shared.lock(py);
+        self.clear_dead_locked(py, &locked)?;
+        let sender_key = if locked.read()?.has_sender_specific() {
+            Some(make_id(sender)?)
+        } else {
+            None
+        };
+        locked.write(|store, _| store.snapshot(py, sender_key))
+    }
+
+    /// The entry with this lookup key, if any: its slot and the receiver
+    /// object it holds. Uids with equal hashes are compared with `==`, which
+    /// may run Python code: the store is not borrowed meanwhile, and the lock
+    /// is re-entrant.
+    fn find(
+        &self,
+        py: Python<'_>,
+        locked: &Locked<'_>,
+        key: &ReceiverKey,
+        sender: ObjId,
+    ) -> PyResult<Option<(usize, *mut ffi::PyObject)>> {
+        let holding = |store: &crate::receivers::ReceiverStore, slot: usize| {
+            store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))
+        };
+        match key {
+            ReceiverKey::Target(id) => {
+                let store = locked.read()?;
+                Ok(store.find_target(*id, sender).and_then(|slot| holding(&store, slot)))
+            }
+            ReceiverKey::Uid { hash, uid } => {
+                let candidates = locked.read()?.uid_candidates(py, *hash, sender);
+                for (slot, candidate) in candidates {
+                    if candidate.is(uid) || candidate.bind(py).eq(uid.bind(py))? {
+                        return Ok(holding(&*locked.read()?, slot));
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Django's `_clear_dead_receivers`, with the lock held: if flagged, drop
+    /// entries whose receiver or sender died. Liveness of a `WeakMethod` is
+    /// Python code, so it is judged with the store not borrowed.
+    fn clear_dead_locked(&self, py: Python<'_>, locked: &Locked<'_>) -> PyResult<()> {
+        if !self.dead.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let candidates: Vec<(usize, Py<PyAny>, Option<Py<PyAny>>)> = locked
+            .read()?
+            .slots()
+            .filter(|(_, e)| is_weakref(&e.receiver) || e.sender_ref.is_some())
+            .map(|(slot, e)| {
+                (
+                    slot,
+                    e.receiver.clone_ref(py),
+                    e.sender_ref.as_ref().map(|r| r.clone_ref(py)),
+                )
+            })
+            .collect();
+        let mut dead = Vec::new();
+        for (slot, receiver, sender_ref) in &candidates {
+            let receiver_dead = is_weakref(receiver) && resolve(py, receiver)?.is_none();
+            if receiver_dead || !sender_alive(py, sender_ref.as_ref())? {
+                dead.push((*slot, receiver.as_ptr()));
+            }
+        }
+        let all_removed = locked.write(|store, released| {
+            dead.into_iter().fold(true, |all, (slot, receiver)| {
+                store.remove_if_holds(slot, receiver, released) && all
+            })
+        })?;
+        if !all_removed {
+            // The store changed under us (re-entrantly): try again next time.
+            self.dead.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+}
+
+/// A Python truth value, for arguments Django tests with `if x:`.
+pub struct Truthy(pub bool);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Truthy {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        obj.is_truthy().map(Truthy)
+    }
+}
+
+/// With Django settings configured and DEBUG on, reject receivers Django
+/// would reject, with Django's messages.
+fn check_receiver_when_debug(py: Python<'_>, receiver: &Bound<'_, PyAny>) -> PyResult<()> {
+    let Some(settings) = python::django_settings(py) else {
+        return Ok(());
+    };
+    if !settings.getattr(intern!(py, "configured"))?.is_truthy()?
+        || !settings.getattr(intern!(py, "DEBUG"))?.is_truthy()?
+    {
+        return Ok(());
+    }
+    if !receiver.is_callable() {
+        return Err(PyTypeError::new_err("Signal receivers must be callable."));
+    }
+    if !python::func_accepts_kwargs(py)?.call1((receiver,))?.is_truthy()? {
+        return Err(PyValueError::new_err(
+            "Signal receivers must accept keyword arguments (**kwargs).",
+        ));
+    }
+    Ok(())
+}
+
+/// The receiver half of the lookup key: the `dispatch_uid` when it is truthy,
+/// else the receiver's identity.
+fn receiver_key(receiver: &Bound<'_, PyAny>, dispatch_uid: Option<&Bound<'_, PyAny>>) -> PyResult<ReceiverKey> {
+    match dispatch_uid {
+        Some(uid) if uid.is_truthy()? => ReceiverKey::for_uid(uid),
+        _ => Ok(ReceiverKey::Target(make_id(receiver)?)),
+    }
+}
+
+/// An entry from a row of `receivers`: `((receiver_key, sender_key), receiver, sender_ref, is_async)`.
+fn entry_from_row(row: &Bound<'_, PyAny>) -> PyResult<Entry> {
+    let invalid = || {
+        PyTypeError::new_err(
+            "each receiver must be a tuple ((receiver_key, sender_key), receiver, sender_ref, is_async)",
+        )
+    };
+    let (lookup_key, receiver, sender_ref, is_async): (
+        Bound<'_, PyAny>,
+        Bound<'_, PyAny>,
+        Bound<'_, PyAny>,
+        Bound<'_, PyAny>,
+    ) = row.extract().map_err(|_| invalid())?;
+    let (receiver_key, sender_key): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+        lookup_key.extract().map_err(|_| invalid())?;
+    Ok(Entry {
+        key: ReceiverKey::from_object(&receiver_key)?,
+        sender: sender_key_from_object(&sender_key)?,
+        receiver: receiver.unbind(),
+        sender_ref: if sender_ref.is_none() {
+            None
+        } else {
+            Some(sender_ref.unbind())
+        },
+        is_async: is_async.is_truthy()?,
+    })
+}
+
+/// With `use_caching`, Django looks senders up in a `WeakKeyDictionary`, so a
+/// sender that cannot be weakly referenced or hashed raises `TypeError`.
+fn check_cacheable(sender: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = sender.py();
+    // SAFETY: reading the type's weaklist offset of a live object.
+    let weakrefable = unsafe { (*ffi::Py_TYPE(sender.as_ptr())).tp_weaklistoffset != 0 };
+    if !weakrefable {
+        // Let Python raise its own message.
+        python::weakref_module(py)?
+            .getattr(intern!(py, "ref"))?
+            .call1((sender,))?;
+    }
+    sender.hash()?;
+    Ok(())
+}
+
+/// `isinstance(obj, weakref.ReferenceType)`.
+fn is_weakref(obj: &Py<PyAny>) -> bool {
+    // SAFETY: type check of a live object.
+    unsafe { ffi::PyWeakref_CheckRef(obj.as_ptr()) != 0 }
+}
+
+/// What a receiver slot refers to: the referent of a weak reference (`None`
+/// once dead), or the object itself.
+pub fn resolve<'py>(py: Python<'py>, obj: &Py<PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let ptr = obj.as_ptr();
+    // SAFETY: `ptr` is live (we hold `obj`); PyWeakref_GetRef returns a new
+    // reference or NULL.
+    unsafe {
+        if ffi::PyWeakref_CheckRefExact(ptr) != 0 {
+            let mut referent = std::ptr::null_mut();
+            if ffi::compat::PyWeakref_GetRef(ptr, &mut referent) < 0 {
+                return Err(PyErr::fetch(py));
+            }
+            return Ok((!referent.is_null()).then(|| Bound::from_owned_ptr(py, referent)));
+        }
+        if ffi::PyWeakref_CheckRef(ptr) != 0 {
+            // A subclass such as WeakMethod: its __call__ builds the referent.
+            let referent = obj.bind(py).call0()?;
+            return Ok((!referent.is_none()).then_some(referent));
+        }
+    }
+    Ok(Some(obj.bind(py).clone()))
+}
+
+/// Django's `sender_ref is None or sender_ref() is not None`.
+fn sender_alive(py: Python<'_>, sender_ref: Option<&Py<PyAny>>) -> PyResult<bool> {
+    let Some(sender_ref) = sender_ref else {
+        return Ok(true);
+    };
+    // SAFETY: type check of a live object.
+    if unsafe { ffi::PyWeakref_CheckRefExact(sender_ref.as_ptr()) } != 0 {
+        return Ok(resolve(py, sender_ref)?.is_some());
+    }
+    Ok(!sender_ref.bind(py).call0()?.is_none())
+}
