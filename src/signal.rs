@@ -89,7 +89,8 @@ impl Signal {
                 py,
                 &py.get_type::<PyDeprecationWarning>(),
                 c"The providing_args argument is deprecated. As it is purely documentational, it has no replacement. If you rely on this argument as documentation, you can move the text to a code comment or docstring.",
-                2,
+                // The caller's line: `__init__` itself has no Python frame.
+                1,
             )?;
         }
         let this = slf.get();
