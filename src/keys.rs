@@ -39,6 +39,17 @@ impl ObjId {
     }
 }
 
+/// `(__self__, __func__)` of a bound method (`types.MethodType`), borrowed.
+///
+/// # Safety
+/// `ptr` must be a live object.
+pub unsafe fn bound_method_parts(ptr: *mut ffi::PyObject) -> Option<(*mut ffi::PyObject, *mut ffi::PyObject)> {
+    unsafe {
+        (ffi::Py_TYPE(ptr) == std::ptr::addr_of_mut!(PyMethod_Type))
+            .then(|| (PyMethod_Self(ptr), PyMethod_Function(ptr)))
+    }
+}
+
 /// `hasattr(target, "__func__")` and the ids Django derives from it.
 pub fn make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
     let py = target.py();
@@ -49,9 +60,7 @@ pub fn make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
         if ptr == ffi::Py_None() {
             return Ok(ObjId::Single(ptr as usize));
         }
-        if ffi::Py_TYPE(ptr) == std::ptr::addr_of_mut!(PyMethod_Type) {
-            let func = PyMethod_Function(ptr);
-            let slf = PyMethod_Self(ptr);
+        if let Some((slf, func)) = bound_method_parts(ptr) {
             return Ok(ObjId::Pair(slf as usize, func as usize));
         }
         if ffi::PyType_Check(ptr) != 0 && !class_may_have_attr(ptr, intern!(py, "__func__")) {

@@ -125,7 +125,7 @@ impl Signal {
         let sender = sender.unwrap_or(&none);
         let key = receiver_key(receiver, dispatch_uid)?;
         let sender_key = make_id(sender)?;
-        let is_async = python::iscoroutinefunction(py)?.call1((receiver,))?.is_truthy()?;
+        let is_async = is_async_receiver(receiver)?;
 
         let receiver = if weak.0 {
             let weakref = python::weakref_module(py)?;
@@ -466,6 +466,33 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Truthy {
     fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         obj.is_truthy().map(Truthy)
     }
+}
+
+/// Whether `receiver` is a coroutine function, as `asgiref.sync.iscoroutinefunction`
+/// says (which also honours `markcoroutinefunction`). Plain functions, and
+/// methods of them, that carry no attributes (so no marker) are answered from
+/// their code flags without the round trip through `inspect`.
+fn is_async_receiver(receiver: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = receiver.py();
+    let ptr = receiver.as_ptr();
+    // SAFETY: type checks and field reads of live objects; the function is
+    // kept alive by `receiver` (itself, or the method holding it).
+    unsafe {
+        let function = if ffi::PyFunction_Check(ptr) != 0 {
+            Some(ptr)
+        } else {
+            crate::keys::bound_method_parts(ptr).map(|(_, func)| func)
+        };
+        if let Some(function) = function.filter(|f| ffi::PyFunction_Check(*f) != 0) {
+            let dict = (*function.cast::<ffi::PyFunctionObject>()).func_dict;
+            if dict.is_null() || ffi::PyDict_Size(dict) == 0 {
+                let code = Bound::from_borrowed_ptr(py, ffi::PyFunction_GetCode(function));
+                let flags: i64 = code.getattr(intern!(py, "co_flags"))?.extract()?;
+                return Ok(flags & i64::from(ffi::CO_COROUTINE) != 0);
+            }
+        }
+    }
+    python::iscoroutinefunction(py)?.call1((receiver,))?.is_truthy()
 }
 
 /// With Django settings configured and DEBUG on, reject receivers Django
