@@ -136,14 +136,24 @@ pub enum ReceiverKey {
     Uid { hash: isize, uid: Py<PyAny> },
 }
 
+/// The bucket of unhashable uids: -1 is never a Python hash.
+const UNHASHABLE: isize = -1;
+
 impl ReceiverKey {
     /// The key for `connect(receiver, dispatch_uid=uid)`; `uid` must be truthy.
     pub fn for_uid(uid: &Bound<'_, PyAny>) -> PyResult<ReceiverKey> {
         if let Some(id) = int_obj_id(uid) {
             return Ok(ReceiverKey::Target(id));
         }
+        // Django only compares keys with `==`, so even an unhashable uid
+        // works: all of those share one bucket.
+        let hash = match uid.hash() {
+            Ok(hash) => hash,
+            Err(err) if err.is_instance_of::<pyo3::exceptions::PyTypeError>(uid.py()) => UNHASHABLE,
+            Err(err) => return Err(err),
+        };
         Ok(ReceiverKey::Uid {
-            hash: uid.hash()?,
+            hash,
             uid: uid.clone().unbind(),
         })
     }

@@ -314,6 +314,12 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) 
     }
     // SAFETY: the sender is borrowed from the caller's arguments.
     let sender = unsafe { Bound::from_borrowed_ptr(py, call.sender()) };
+    if !this.use_caching_enabled() {
+        // Django looks the sender up in its (unused) sender cache, a dict:
+        // an unhashable sender is a TypeError. With caching, `live_receivers`
+        // checks more.
+        sender.hash()?;
+    }
     let live = this.live_receivers(py, &sender)?;
 
     let responses = PyList::empty(py);

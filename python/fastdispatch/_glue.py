@@ -56,7 +56,8 @@ async def _run_concurrently(coros):
                     group.create_task(store(index, coro), context=context)
         except BaseExceptionGroup as group_error:  # noqa: F821 (3.11+ only)
             if len(group_error.exceptions) == 1:
-                raise group_error.exceptions[0]
+                # Re-raised as itself, its context the group, as Django does.
+                raise group_error.exceptions[0]  # noqa: B904
             raise
         return results
     finally:
@@ -86,7 +87,7 @@ def send_async_receivers(signal, sender, named, receivers, robust):
         responses = await _run_concurrently(
             _async_calls(signal, receivers, sender, named, robust)
         )
-        return list(zip(receivers, responses))
+        return list(zip(receivers, responses, strict=True))
 
     return async_to_sync(run_all)()
 
@@ -109,6 +110,10 @@ def _sync_calls(signal, receivers, sender, named, robust):
 async def _asend(signal, sender, named, robust):
     if not signal.receivers:
         return []
+    # Django looks the sender up in its sender cache (a dict, or a
+    # WeakKeyDictionary with use_caching) before anything else: an unhashable
+    # sender is a TypeError, as in send().
+    hash(sender)
     sync_receivers, async_receivers = signal._live_receivers(sender)
     responses = []
     if sync_receivers:
@@ -119,7 +124,7 @@ async def _asend(signal, sender, named, robust):
     async_responses = await _run_concurrently(
         _async_calls(signal, async_receivers, sender, named, robust)
     )
-    responses.extend(zip(async_receivers, async_responses))
+    responses.extend(zip(async_receivers, async_responses, strict=True))
     return responses
 
 
@@ -137,6 +142,11 @@ async def asend_robust(self, sender, **named):
     """As ``asend``, but an ``Exception`` raised by a receiver is logged and
     returned as that receiver's response."""
     return await _asend(self, sender, named, robust=True)
+
+
+# Named as Django's methods, for tracebacks and argument errors.
+asend.__qualname__ = "Signal.asend"
+asend_robust.__qualname__ = "Signal.asend_robust"
 
 
 def call_receiver(receiver, signal, sender, named):
