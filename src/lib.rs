@@ -46,7 +46,7 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
     let signal_type = py.get_type::<Signal>();
     send::install(py, &signal_type)?;
-    for name in ["asend", "asend_robust"] {
+    for name in ["connect", "asend", "asend_robust"] {
         signal_type.setattr(name, python::glue(py, name)?)?;
     }
     Ok(())

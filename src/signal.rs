@@ -102,8 +102,7 @@ impl Signal {
         Ok(())
     }
 
-    /// Connect `receiver` to this signal, for `sender` only, or for any sender
-    /// when `sender` is None.
+    /// `connect`, called by its Python front (`fastdispatch._glue.connect`).
     ///
     /// Weak references are kept to the receiver unless `weak` is false (a
     /// `WeakMethod` for bound methods), and to the sender where it allows
@@ -111,7 +110,7 @@ impl Signal {
     /// connection with the same `dispatch_uid` (or the same receiver) and
     /// sender is ignored.
     #[pyo3(signature = (receiver, sender = None, weak = Truthy(true), dispatch_uid = None))]
-    fn connect(
+    fn _connect(
         &self,
         py: Python<'_>,
         receiver: &Bound<'_, PyAny>,

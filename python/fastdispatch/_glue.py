@@ -1,5 +1,6 @@
-"""The parts of ``Signal`` written in Python: ``asend``, ``asend_robust``, the
-async receivers of ``send``/``send_robust``, and one rare call.
+"""The parts of ``Signal`` written in Python: ``connect``'s front, ``asend``,
+``asend_robust``, the async receivers of ``send``/``send_robust``, and one
+rare call.
 
 Coroutines, task groups and asgiref's thread adapters are Python's business, so
 they stay in Python. The native core resolves the live receivers and calls in
@@ -12,6 +13,21 @@ import asyncio
 import contextvars
 
 from asgiref.sync import async_to_sync, sync_to_async
+
+
+def connect(self, receiver, sender=None, weak=True, dispatch_uid=None):
+    """Connect ``receiver`` to this signal, for ``sender`` only, or for any
+    sender when ``sender`` is None.
+
+    The receiver must be callable and accept ``**kwargs``; it is kept by weak
+    reference unless ``weak`` is false (a bound method lives as long as its
+    object). A second connection with the same ``dispatch_uid`` (or the same
+    receiver) and sender is ignored. Async receivers are recognised.
+    """
+    # A Python function, not the native method itself, because Django's model
+    # checks recognise a lazy `ModelSignal.connect` by the function's
+    # `__module__` and `__name__`, which a native bound method cannot carry.
+    self._connect(receiver, sender, weak, dispatch_uid)
 
 
 def _restore_context(context):
@@ -145,6 +161,7 @@ async def asend_robust(self, sender, **named):
 
 
 # Named as Django's methods, for tracebacks and argument errors.
+connect.__qualname__ = "Signal.connect"
 asend.__qualname__ = "Signal.asend"
 asend_robust.__qualname__ = "Signal.asend_robust"
 
