@@ -14,9 +14,11 @@ fn load_fastdispatch(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let sys = py.import("sys")?;
     sys.getattr("path")?
         .call_method1("insert", (0, concat!(env!("CARGO_MANIFEST_DIR"), "/python")))?;
+    // Registered before it is filled: filling it imports the package's
+    // Python half, whose `__init__` imports the names added first.
     let native = PyModule::new(py, "fastdispatch._native")?;
+    sys.getattr("modules")?.set_item("fastdispatch._native", &native)?;
     fastdispatch::init_module(&native)?;
-    sys.getattr("modules")?.set_item("fastdispatch._native", native)?;
     py.import("fastdispatch")
 }
 

@@ -1,0 +1,133 @@
+# django-fastdispatch: build, test and try the native Django signal dispatcher.
+#
+#   make test    everything CI checks (the default goal)
+#   make demo    a small Django project on the native dispatcher
+#   make lint    rustfmt, clippy and ruff
+#   make bench   the Criterion benchmarks of the native core
+#   make build   release wheel and sdist into dist/
+#   make clean   build outputs (distclean: also .venv and .cache)
+#   make help    this list
+#
+# Needs only python3 (3.10+) with venv and pip, a Rust toolchain (cargo with
+# rustfmt and clippy) and a C compiler; everything else goes into .venv.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(abspath $(VENV))/bin/python
+STAMP_DEPS := $(VENV)/.stamp-deps
+STAMP_INSTALL := $(VENV)/.stamp-install
+WHEELS := target/make-wheels
+# maturin builds with the `extension-module` feature, cargo bench without it:
+# separate target directories, or each would recompile the crate after the other.
+MATURIN_TARGET := target/maturin
+
+# PyO3 builds against the virtualenv's interpreter, for maturin and for plain
+# cargo alike (the same value everywhere, so cargo does not rebuild PyO3 when
+# one command follows the other).
+export PYO3_PYTHON := $(PY)
+
+# `cargo test` and `cargo bench` (no `extension-module` feature) link libpython
+# and embed an interpreter: point the loader at the libpython PyO3 linked, and
+# the embedded interpreter at the virtualenv's packages (Django, asgiref).
+PY_LIBDIR = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
+PY_SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+EMBED_ENV = LD_LIBRARY_PATH="$(PY_LIBDIR)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" \
+	PYTHONPATH="$(PY_SITE)"
+
+# What the installed package is built from.
+PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
+	$(shell find src python -type f -not -name '*.so' -not -name '*.pyc' \
+		-not -path '*/__pycache__/*' 2>/dev/null)
+
+.PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest \
+	django-suites demo lint fmt bench build clean distclean help
+
+## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
+## build, ruff, then (with the wheel installed) Django's own dispatch and
+## signals suites under the shim, and pytest last (its summary closes the log)
+test: fmt-check clippy cargo-test bench-build ruff install django-suites pytest
+
+## venv: .venv with the tools of requirements-dev.txt
+venv: $(STAMP_DEPS)
+
+$(STAMP_DEPS): requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## install: build the release wheel and install it into .venv (again only when
+## a source file changed): the wheel, not an editable install, so that the
+## start-up hook (.pth) is installed as users get it
+install: $(STAMP_DEPS)
+	@# Rebuild also when the installed start-up hook is gone (say, replaced by
+	@# an editable `maturin develop`, which installs none).
+	@test -f "$(PY_SITE)/fastdispatch_shim.pth" || rm -f $(STAMP_INSTALL)
+	@$(MAKE) --no-print-directory $(STAMP_INSTALL)
+
+$(STAMP_INSTALL): $(STAMP_DEPS) $(PACKAGE_SOURCES)
+	rm -rf $(WHEELS)
+	$(VENV)/bin/maturin build --release --interpreter $(PY) \
+		--target-dir $(MATURIN_TARGET) --out $(WHEELS)
+	$(PY) -m pip install --quiet --force-reinstall --no-deps $(WHEELS)/*.whl
+	touch $@
+
+fmt-check:
+	cargo fmt --check
+
+clippy: $(STAMP_DEPS)
+	cargo clippy --all-targets -- -D warnings
+
+cargo-test: $(STAMP_DEPS)
+	$(EMBED_ENV) cargo test
+
+bench-build: $(STAMP_DEPS)
+	$(EMBED_ENV) cargo bench --no-run
+
+ruff: $(STAMP_DEPS)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## django-suites: Django's own `dispatch` and `signals` test suites, from the
+## sdist of the installed Django version, with the shim proven active
+django-suites: install
+	$(PY) scripts/run_django_suites.py
+
+pytest: install
+	$(PY) -m pytest -ra tests/
+
+## demo: boot a small Django project on the native dispatcher
+demo: install
+	$(PY) examples/demo.py
+
+## lint: the static checks of `make test`
+lint: fmt-check clippy ruff
+
+## fmt: format the Rust and Python sources in place
+fmt: $(STAMP_DEPS)
+	cargo fmt
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## bench: run the Criterion benchmarks of the native core
+bench: $(STAMP_DEPS)
+	$(EMBED_ENV) cargo bench
+
+## build: release wheel and sdist into dist/
+build: $(STAMP_DEPS)
+	$(VENV)/bin/maturin build --release --sdist --interpreter $(PY) \
+		--target-dir $(MATURIN_TARGET) --out dist
+
+clean:
+	rm -rf target dist $(WHEELS) $(STAMP_INSTALL) python/fastdispatch/*.so
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .cache
+
+help:
+	@grep -E '^#   make ' $(firstword $(MAKEFILE_LIST)) | sed 's/^#   //'

@@ -1,0 +1,187 @@
+"""A small Django project on fastdispatch's native dispatcher.
+
+Run with ``make demo`` (or ``.venv/bin/python examples/demo.py`` once the
+package is installed). The project is configured here, in-process: an
+in-memory SQLite database, Django's auth and contenttypes apps and ``demoapp``
+(one model, one view). Nothing in it mentions fastdispatch except this report:
+the installed shim makes ``django.dispatch.Signal`` the native class.
+
+Set ``FASTDISPATCH_DISABLE=1`` to run the same demo on Django's own dispatcher.
+"""
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import django
+from django.conf import settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+settings.configure(
+    DEBUG=False,
+    SECRET_KEY="demo-only-not-secret",
+    ALLOWED_HOSTS=["testserver"],
+    INSTALLED_APPS=[
+        "django.contrib.contenttypes",
+        "django.contrib.auth",
+        "demoapp",
+    ],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    ROOT_URLCONF="demoapp.urls",
+    MIDDLEWARE=[],
+    USE_TZ=True,
+    DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+)
+django.setup()
+
+from demoapp.models import Note  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.core.signals import request_finished, request_started  # noqa: E402
+from django.db.models.signals import post_migrate, post_save  # noqa: E402
+from django.dispatch import Signal, receiver  # noqa: E402
+from django.test import Client  # noqa: E402
+
+
+def heading(title):
+    print(f"\n== {title}")
+
+
+def show_results(results):
+    for func, response in results:
+        print(f"   {func.__name__:<16} -> {response!r}")
+
+
+def which_dispatcher():
+    heading("Dispatcher")
+    print(f"   Django {django.get_version()}, Python {sys.version.split()[0]}")
+    try:
+        import fastdispatch
+        from fastdispatch import _native
+    except ImportError:
+        fastdispatch = None
+    if fastdispatch is not None and Signal is fastdispatch.Signal:
+        print("   django.dispatch.Signal is fastdispatch.Signal (native)")
+        print(f"   loaded from {_native.__file__}")
+    else:
+        print(f"   django.dispatch.Signal is {Signal.__module__}.Signal (Django's own)")
+    base = type(post_save).__mro__[1]
+    print(
+        f"   post_save is a {type(post_save).__name__}, "
+        f"subclass of {base.__module__}.{base.__qualname__}"
+    )
+
+
+def migrate():
+    heading("migrate --run-syncdb")
+    migrated = []
+
+    @receiver(post_migrate)
+    def count_apps(sender, app_config, **kwargs):
+        migrated.append(app_config.label)
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    post_migrate.disconnect(count_apps)
+    print(f"   post_migrate fired for: {', '.join(migrated)}")
+
+
+def model_signals():
+    heading("post_save receiver for Note")
+    fired = []
+
+    @receiver(post_save, sender=Note)
+    def note_saved(sender, instance, created, **kwargs):
+        fired.append(f"{'created' if created else 'updated'} note {instance.pk}")
+
+    note = Note.objects.create(text="hello")
+    print(f"   Note.objects.create(text='hello') -> post_save: {fired[-1]}")
+    note.text = "hello again"
+    note.save()
+    print(f"   note.save()                       -> post_save: {fired[-1]}")
+    post_save.disconnect(note_saved, sender=Note)
+
+
+def request_signals():
+    heading("request_started / request_finished (test client GET /ping/)")
+    fired = []
+
+    def started(sender, environ, **kwargs):
+        fired.append(f"request_started {environ['PATH_INFO']}")
+
+    def finished(sender, **kwargs):
+        fired.append("request_finished")
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    response = Client().get("/ping/")
+    request_started.disconnect(started)
+    request_finished.disconnect(finished)
+    for event in fired:
+        print(f"   {event}")
+    print(f"   view answered {response.status_code} {response.content!r}")
+
+
+order_placed = Signal()
+
+
+@receiver(order_placed)
+def bill(sender, order, **kwargs):
+    return f"billed order {order}"
+
+
+@receiver(order_placed)
+async def notify(sender, order, **kwargs):
+    await asyncio.sleep(0)
+    return f"notified about order {order}"
+
+
+def custom_signal():
+    heading("custom Signal(): a sync and an async receiver")
+    print("   send():")
+    show_results(order_placed.send(sender="shop", order=42))
+    print("   asend():")
+    show_results(asyncio.run(order_placed.asend(sender="shop", order=43)))
+
+
+class PrintLogged(logging.Handler):
+    def emit(self, record):
+        print(f"   logged on {record.name!r}: {record.getMessage()}")
+
+
+def robust_send():
+    heading("send_robust(): a failing receiver does not stop the others")
+    checked = Signal()
+
+    def fine(sender, **kwargs):
+        return "fine"
+
+    def broken(sender, **kwargs):
+        raise ValueError("boom")
+
+    def also_fine(sender, **kwargs):
+        return "also fine"
+
+    for func in (fine, broken, also_fine):
+        checked.connect(func)
+    logger = logging.getLogger("django.dispatch")
+    handler = PrintLogged()
+    logger.addHandler(handler)
+    try:
+        show_results(checked.send_robust(sender=None))
+    finally:
+        logger.removeHandler(handler)
+
+
+def main():
+    which_dispatcher()
+    migrate()
+    model_signals()
+    request_signals()
+    custom_signal()
+    robust_send()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

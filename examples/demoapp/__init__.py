@@ -1,0 +1,1 @@
+"""The tiny Django app of ``examples/demo.py``: one model and one view."""

@@ -1,0 +1,64 @@
+"""``python -m fastdispatch``: report which dispatcher this Python would use.
+
+Prints the versions of fastdispatch, Django and Python, where the native module
+was loaded from, whether the start-up shim is active and whether
+``django.dispatch.Signal`` is ``fastdispatch.Signal`` in this process (Django's
+dispatcher is imported to find out).
+"""
+
+import platform
+import sys
+
+import fastdispatch
+from fastdispatch import _native, _shim
+
+
+def _shim_line(state):
+    if state["disabled_by_env"]:
+        return f"off ({_shim.DISABLE_ENV} is set)"
+    if not state["hook_installed"] and not state["django_patched"]:
+        return "not installed (no start-up hook in this environment)"
+    done = []
+    if state["hook_installed"]:
+        done.append("import hook installed")
+    if state["django_patched"]:
+        done.append("django.dispatch patched")
+    elif state["django_imported"]:
+        done.append("django.dispatch NOT patched")
+    return "active (" + ", ".join(done) + ")"
+
+
+def report():
+    """The report's lines."""
+    try:
+        import django
+        import django.dispatch
+    except ImportError as err:
+        django_version = f"not importable ({err})"
+        same = False
+    else:
+        django_version = django.get_version()
+        same = django.dispatch.Signal is fastdispatch.Signal
+    state = _shim.status()
+    native = f"{fastdispatch.Signal.__module__}.{fastdispatch.Signal.__qualname__}"
+    lines = [
+        f"fastdispatch: {fastdispatch.__version__}",
+        f"native module: {_native.__file__}",
+        f"shim: {_shim_line(state)}",
+        f"django.dispatch.Signal is {native}: {same}",
+        f"Django: {django_version}",
+        f"Python: {platform.python_version()} "
+        f"({platform.python_implementation()}, {sys.executable})",
+    ]
+    for name, error in sorted(state["errors"].items()):
+        lines.append(f"shim error in {name}: {error}")
+    return lines
+
+
+def main():
+    print("\n".join(report()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

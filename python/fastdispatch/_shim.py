@@ -1,0 +1,249 @@
+"""Make ``django.dispatch`` use the native dispatcher, with no change to user code.
+
+The wheel ships ``fastdispatch_shim.pth`` at the root of site-packages. At
+interpreter start-up it runs ``_fastdispatch_boot``, which loads this module
+(without importing the ``fastdispatch`` package, Django or the native
+extension) and calls :func:`install`. That only puts a finder on
+``sys.meta_path``; nothing else happens until a module named in
+``_ACTIONS`` is imported.
+
+When ``django.dispatch.dispatcher`` is imported, the finder lets the normal
+machinery find it, keeps its spec and loader as they are, and wraps the
+loader's ``exec_module``: Django's own module runs first, then its ``Signal``,
+``receiver``, ``_make_id``, ``NONE_ID`` and ``NO_RECEIVERS`` are replaced by
+fastdispatch's. This happens before ``django/dispatch/__init__.py`` goes on to
+``from django.dispatch.dispatcher import Signal, receiver``, so every signal
+Django defines is a native ``fastdispatch.Signal`` (or a subclass of it, like
+``ModelSignal``). Every other name of the module (``logger`` and the rest)
+stays Django's.
+
+Another module can be taken over the same way by adding its name and an
+action to ``_ACTIONS``: the action receives the module after its own code ran.
+
+``FASTDISPATCH_DISABLE=1`` (or ``true``/``yes``/``on``) turns all of it off:
+the start-up hook then does nothing at all.
+
+This module is loaded at every interpreter start-up, so at import time it
+uses only modules that are already loaded by then (``sys`` and ``os``).
+"""
+
+import os
+import sys
+
+DISABLE_ENV = "FASTDISPATCH_DISABLE"
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+# The names that fastdispatch provides in place of Django's.
+PATCHED_NAMES = ("Signal", "receiver", "_make_id", "NONE_ID", "NO_RECEIVERS")
+
+
+def disabled_by_env(environ=None):
+    """Whether ``FASTDISPATCH_DISABLE`` asks for the shim to be off."""
+    value = (os.environ if environ is None else environ).get(DISABLE_ENV, "")
+    return value.strip().lower() in _TRUE_WORDS
+
+
+class _State:
+    """What the shim did in this process (one instance, ``_state``)."""
+
+    def __init__(self):
+        self.finder = None
+        # module name -> {patched name: the module's original object}
+        self.patched = {}
+        # module name -> the exception that stopped its action
+        self.errors = {}
+
+
+_state = _State()
+
+
+def _patch_django_dispatcher(module):
+    import fastdispatch
+
+    # All or nothing: every replacement is looked up before any is made.
+    replacements = {name: getattr(fastdispatch, name) for name in PATCHED_NAMES}
+    originals = {name: getattr(module, name, None) for name in PATCHED_NAMES}
+    for name, value in replacements.items():
+        setattr(module, name, value)
+    # Django's model checks recognise a lazy ``ModelSignal.connect`` by the
+    # module and name of the function: standing in for Django's connect, ours
+    # answers to Django's module.
+    fastdispatch.Signal.connect.__module__ = module.__name__
+    return originals
+
+
+def _attach_shim(module):
+    # This module was loaded before its package (see _fastdispatch_boot), so
+    # the import system never bound it as an attribute of ``fastdispatch``.
+    module._shim = sys.modules[__name__]
+    return None
+
+
+# module name -> action run on the module right after its own code.
+# An action returns {name: original} for what it replaced (recorded in
+# status()), or None when it replaced nothing worth reporting.
+_ACTIONS = {
+    "django.dispatch.dispatcher": _patch_django_dispatcher,
+    "fastdispatch": _attach_shim,
+}
+
+
+def _run_action(name, module):
+    action = _ACTIONS[name]
+    try:
+        originals = action(module)
+    except Exception as err:
+        # Leave the module as its own code made it rather than break every
+        # import of Django; the failure is reported here and by
+        # ``python -m fastdispatch``.
+        _state.errors[name] = err
+        _state.patched.pop(name, None)
+        import warnings
+
+        warnings.warn(
+            f"fastdispatch could not take over {name}: {err!r}; "
+            "it keeps its own implementation",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return
+    _state.errors.pop(name, None)
+    if originals is not None:
+        _state.patched[name] = originals
+
+
+def _wrap_exec_module(loader, name):
+    original_exec = loader.exec_module
+
+    def exec_module(module):
+        try:
+            original_exec(module)
+        finally:
+            # One use only: the loader goes back to its own exec_module (a
+            # reload finds a new spec, and so passes through the finder again).
+            if loader.__dict__.get("exec_module") is exec_module:
+                del loader.exec_module
+        if module.__name__ == name:
+            _run_action(name, module)
+
+    exec_module.__wrapped__ = original_exec
+    exec_module.__fastdispatch__ = True
+    loader.exec_module = exec_module
+
+
+class _LoaderProxy:
+    """Used only for a loader that refuses new attributes: everything but
+    ``exec_module`` goes to the real loader."""
+
+    def __init__(self, loader, name):
+        self._fastdispatch_loader = loader
+        self._fastdispatch_name = name
+
+    def __getattr__(self, attr):
+        return getattr(self._fastdispatch_loader, attr)
+
+    def create_module(self, spec):
+        return self._fastdispatch_loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._fastdispatch_loader.exec_module(module)
+        if module.__name__ == self._fastdispatch_name:
+            _run_action(self._fastdispatch_name, module)
+
+
+class ShimFinder:
+    """A ``sys.meta_path`` finder that finds nothing itself: for the modules
+    named in ``_ACTIONS`` it asks the finders after it, then wraps the loader
+    of the spec they return."""
+
+    def __init__(self):
+        self._busy = set()
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in _ACTIONS or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            spec = self._find_real_spec(fullname, path, target)
+        finally:
+            self._busy.discard(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        if not hasattr(loader, "exec_module"):
+            return spec
+        if getattr(loader.exec_module, "__fastdispatch__", False):
+            return spec
+        try:
+            _wrap_exec_module(loader, fullname)
+        except (AttributeError, TypeError):
+            spec.loader = _LoaderProxy(loader, fullname)
+        return spec
+
+    def _find_real_spec(self, fullname, path, target):
+        for finder in sys.meta_path:
+            if finder is self:
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                return spec
+        return None
+
+    def __repr__(self):
+        return "<fastdispatch shim finder>"
+
+
+def install():
+    """Put the finder first on ``sys.meta_path`` (once). Returns it.
+
+    Does nothing and returns None when ``FASTDISPATCH_DISABLE`` is set. A module
+    of ``_ACTIONS`` that is already imported is not changed: the start-up hook
+    runs before any of them can be.
+    """
+    if disabled_by_env():
+        return None
+    if _state.finder is None:
+        _state.finder = ShimFinder()
+    if _state.finder not in sys.meta_path:
+        sys.meta_path.insert(0, _state.finder)
+    return _state.finder
+
+
+def uninstall():
+    """Take the finder off ``sys.meta_path``. Modules already patched stay so."""
+    finder = _state.finder
+    if finder is not None:
+        while finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+
+
+def hook_installed():
+    """Whether the finder is on ``sys.meta_path``."""
+    return _state.finder is not None and _state.finder in sys.meta_path
+
+
+def django_patched():
+    """Whether ``django.dispatch.dispatcher`` was imported and now holds
+    fastdispatch's ``Signal`` (False also when Django is not imported yet)."""
+    return "django.dispatch.dispatcher" in _state.patched
+
+
+def is_active():
+    """Whether the shim is at work in this process: its hook is installed, or
+    it already took over ``django.dispatch``."""
+    return hook_installed() or django_patched()
+
+
+def status():
+    """A dict that describes the shim in this process, for reports."""
+    return {
+        "disabled_by_env": disabled_by_env(),
+        "hook_installed": hook_installed(),
+        "django_imported": "django.dispatch.dispatcher" in sys.modules,
+        "django_patched": django_patched(),
+        "patched_modules": sorted(_state.patched),
+        "errors": {name: repr(err) for name, err in _state.errors.items()},
+    }
