@@ -41,8 +41,9 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lock::SignalLock>()?;
     m.add_function(wrap_pyfunction!(_make_id, m)?)?;
     m.add("NONE_ID", keys::ObjId::of_none().to_object(py)?)?;
+    m.add_class::<signal::SenderReceiversCache>()?;
     // Django's marker for "no receivers" in `sender_receivers_cache`.
-    m.add("NO_RECEIVERS", py.import("builtins")?.getattr("object")?.call0()?)?;
+    m.add("NO_RECEIVERS", python::no_receivers(py))?;
 
     let signal_type = py.get_type::<Signal>();
     send::install(py, &signal_type)?;

@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
+use pyo3::PyTypeInfo;
 
 fn cached<'py>(
     py: Python<'py>,
@@ -72,4 +73,32 @@ pub fn glue<'py>(py: Python<'py>, attr: &str) -> PyResult<Bound<'py, PyAny>> {
         .get_or_try_init(py, || py.import("fastdispatch._glue").map(Bound::unbind))?
         .bind(py)
         .getattr(attr)
+}
+
+/// Django's `NO_RECEIVERS` marker, exported as `fastdispatch.NO_RECEIVERS`.
+pub fn no_receivers(py: Python<'_>) -> &Bound<'_, PyAny> {
+    static MARKER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    MARKER
+        .get_or_init(py, || {
+            PyAny::type_object(py)
+                .call0()
+                .map(Bound::unbind)
+                .unwrap_or_else(|_| py.None())
+        })
+        .bind(py)
+}
+
+/// The native `Signal._live_receivers` method descriptor, to tell whether
+/// user code replaced it.
+pub fn native_live_receivers(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static DESCRIPTOR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    DESCRIPTOR
+        .get_or_try_init(py, || {
+            let signal_type = py.get_type::<crate::signal::Signal>();
+            signal_type
+                .getattr("__dict__")?
+                .get_item("_live_receivers")
+                .map(Bound::unbind)
+        })
+        .map(|d| d.bind(py))
 }

@@ -43,12 +43,15 @@ pub type Snapshot = Arc<[Target]>;
 pub struct Released {
     entries: SmallVec<[Entry; 1]>,
     snapshots: SmallVec<[Snapshot; 2]>,
+    objects: SmallVec<[Py<PyAny>; 1]>,
 }
 
-impl Released {
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.snapshots.is_empty()
-    }
+/// One sender in the cache of a `use_caching` signal: Django's
+/// `sender_receivers_cache[sender]`, held through a weak reference so that
+/// it never keeps the sender alive.
+pub struct CachedSender {
+    pub sender_ref: Py<PyAny>,
+    pub receivers: Snapshot,
 }
 
 type Slots = SmallVec<[usize; 1]>;
@@ -67,6 +70,13 @@ pub struct ReceiverStore {
     any_sender: Option<Snapshot>,
     sender_snapshots: AHashMap<ObjId, Snapshot>,
     none_id: ObjId,
+    /// `use_caching` signals: senders sent to since the last change, by address.
+    sender_cache: AHashMap<usize, CachedSender>,
+    /// The `receivers` list handed out, while it still shows the store.
+    view: Option<Py<PyAny>>,
+    /// Counts changes, so that work done between two lock sections can tell
+    /// whether the store changed meanwhile.
+    version: u64,
 }
 
 impl ReceiverStore {
@@ -80,7 +90,70 @@ impl ReceiverStore {
             any_sender: None,
             sender_snapshots: AHashMap::new(),
             none_id: ObjId::of_none(),
+            sender_cache: AHashMap::new(),
+            view: None,
+            version: 0,
         }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn view(&self) -> Option<&Py<PyAny>> {
+        self.view.as_ref()
+    }
+
+    /// Hand out `view` as the `receivers` list, if nothing changed since
+    /// `version`.
+    pub fn set_view(&mut self, view: Py<PyAny>, version: u64, released: &mut Released) {
+        if self.version == version {
+            released.objects.extend(self.view.replace(view));
+        } else {
+            released.objects.push(view);
+        }
+    }
+
+    pub fn cached_sender(&self, address: usize) -> Option<&CachedSender> {
+        self.sender_cache.get(&address)
+    }
+
+    pub fn cached_senders(&self) -> impl Iterator<Item = &CachedSender> {
+        self.sender_cache.values()
+    }
+
+    pub fn sender_cache_len(&self) -> usize {
+        self.sender_cache.len()
+    }
+
+    pub fn cache_sender(&mut self, address: usize, entry: CachedSender, released: &mut Released) {
+        if let Some(old) = self.sender_cache.insert(address, entry) {
+            released.objects.push(old.sender_ref);
+            released.snapshots.push(old.receivers);
+        }
+    }
+
+    /// Forget cached senders (all of them, or those `keep` rejects).
+    pub fn clear_sender_cache(&mut self, mut keep: impl FnMut(&CachedSender) -> bool, released: &mut Released) {
+        let stale: SmallVec<[usize; 4]> = self
+            .sender_cache
+            .iter()
+            .filter(|(_, c)| !keep(c))
+            .map(|(a, _)| *a)
+            .collect();
+        for address in stale {
+            if let Some(old) = self.sender_cache.remove(&address) {
+                released.objects.push(old.sender_ref);
+                released.snapshots.push(old.receivers);
+            }
+        }
+    }
+
+    /// Every change goes through here: outdated views and caches go.
+    fn changed(&mut self, released: &mut Released) {
+        self.version += 1;
+        released.objects.extend(self.view.take());
+        self.clear_sender_cache(|_| false, released);
     }
 
     pub fn len(&self) -> usize {
@@ -139,6 +212,7 @@ impl ReceiverStore {
         self.invalidate(entry.sender, released);
         self.slots.push(Some(entry));
         self.live += 1;
+        self.changed(released);
     }
 
     pub fn remove(&mut self, slot: usize, released: &mut Released) {
@@ -160,6 +234,7 @@ impl ReceiverStore {
         self.invalidate(entry.sender, released);
         released.entries.push(entry);
         self.live -= 1;
+        self.changed(released);
     }
 
     /// Remove the entry at `slot` if it is still the one holding `receiver`
@@ -186,6 +261,7 @@ impl ReceiverStore {
         self.by_uid.clear();
         self.per_sender.clear();
         self.live = 0;
+        self.changed(released);
     }
 
     /// The receivers for a sender: those for any sender, plus those limited to
@@ -273,8 +349,25 @@ impl ReceiverStore {
                 visit(uid);
             }
         }
-        let snapshots = self.any_sender.iter().chain(self.sender_snapshots.values());
+        if let Some(view) = &self.view {
+            visit(view);
+        }
+        for cached in self.sender_cache.values() {
+            visit(&cached.sender_ref);
+        }
+        // A snapshot is shared between the indexes and the sender cache, but
+        // holds one reference per receiver: visit each snapshot once.
+        let cached = self.sender_cache.values().map(|c| &c.receivers);
+        let mut seen = ahash::AHashSet::new();
+        let snapshots = self
+            .any_sender
+            .iter()
+            .chain(self.sender_snapshots.values())
+            .chain(cached);
         for snapshot in snapshots {
+            if !seen.insert(snapshot.as_ptr()) {
+                continue;
+            }
             for target in snapshot.iter() {
                 visit(&target.receiver);
                 if let Some(r) = &target.sender_ref {

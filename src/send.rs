@@ -22,7 +22,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 
 use crate::python;
-use crate::signal::Signal;
+use crate::signal::{live_receivers_of, Signal};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -320,7 +320,7 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) 
         // checks more.
         sender.hash()?;
     }
-    let live = this.live_receivers(py, &sender)?;
+    let live = live_receivers_of(signal, &sender)?;
 
     let responses = PyList::empty(py);
     let mut stack = call.stack.clone();

@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 use crate::keys::{make_id, sender_key_from_object, ObjId, ReceiverKey};
 use crate::lock::{Locked, Shared, SignalLock};
 use crate::python;
-use crate::receivers::{Entry, Snapshot};
+use crate::receivers::{CachedSender, Entry, Snapshot};
 
 /// Base class for all signals.
 ///
@@ -197,9 +197,9 @@ impl Signal {
 
     /// Whether any live receiver would be called for `sender`.
     #[pyo3(signature = (sender = None))]
-    fn has_listeners(&self, py: Python<'_>, sender: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
-        let none = py.None().into_bound(py);
-        Ok(!self.live_receivers(py, sender.unwrap_or(&none))?.is_empty())
+    fn has_listeners(slf: &Bound<'_, Self>, sender: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let none = slf.py().None().into_bound(slf.py());
+        Ok(!live_receivers_of(slf, sender.unwrap_or(&none))?.is_empty())
     }
 
     /// The live receivers for `sender`: `(sync_receivers, async_receivers)`,
@@ -253,15 +253,22 @@ impl Signal {
         self.lock.clone_ref(py)
     }
 
-    /// The connected receivers in Django's layout, in connection order.
+    /// The connected receivers in Django's layout, in connection order: a
+    /// list whose in-place changes reach the signal (`fastdispatch._glue.ReceiverList`).
+    /// The same list is returned until the receivers change.
     #[getter]
-    fn receivers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn receivers<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
         // Copied out under the lock, turned into Python objects after it:
         // allocating can run the garbage collector, and with it any code.
-        let rows: Vec<_> = {
-            let locked = self.shared.lock(py);
+        let (rows, version): (Vec<_>, u64) = {
+            let locked = this.shared.lock(py);
             let store = locked.read()?;
-            store
+            if let Some(view) = store.view() {
+                return Ok(view.bind(py).clone());
+            }
+            let rows = store
                 .entries()
                 .map(|e| {
                     (
@@ -272,31 +279,66 @@ impl Signal {
                         e.is_async,
                     )
                 })
-                .collect()
+                .collect();
+            (rows, store.version())
         };
         let list = PyList::empty(py);
         for (key, sender, receiver, sender_ref, is_async) in rows {
             let lookup_key = PyTuple::new(py, [key.to_object(py)?, sender.to_object(py)?])?;
             list.append((lookup_key, receiver, sender_ref, is_async))?;
         }
-        Ok(list)
+        let view = python::glue(py, "ReceiverList")?.call1((list, slf))?;
+        let locked = this.shared.lock(py);
+        locked.write(|store, released| store.set_view(view.clone().unbind(), version, released))?;
+        Ok(view)
     }
 
     /// Replace the receivers with a list in the layout `receivers` shows, as
     /// code that saves and restores them does (`signal.receivers = saved`).
     #[setter]
-    fn set_receivers(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut entries = Vec::new();
-        for row in value.try_iter()? {
-            entries.push(entry_from_row(&row?)?);
+    fn set_receivers(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        slf.get().replace_receivers(py, value)?;
+        // The list assigned stays the signal's list if it is one of its own.
+        if value.is_instance(&python::glue(py, "ReceiverList")?)? && value.getattr(intern!(py, "signal"))?.is(slf) {
+            slf.get().adopt_view(py, value)?;
         }
+        Ok(())
+    }
+
+    /// Called by the `receivers` list after an in-place change: if it is
+    /// still the signal's list, the signal takes its new contents.
+    fn _receivers_changed(&self, py: Python<'_>, view: &Bound<'_, PyAny>) -> PyResult<()> {
+        let is_current = {
+            let locked = self.shared.lock(py);
+            let store = locked.read()?;
+            store.view().is_some_and(|v| v.is(view))
+        };
+        if is_current {
+            self.replace_receivers(py, view)?;
+            self.adopt_view(py, view)?;
+        }
+        Ok(())
+    }
+
+    /// Django's per-sender cache of receivers: filled by sends when
+    /// `use_caching` is on, emptied by any change to the receivers.
+    #[getter]
+    fn sender_receivers_cache(slf: &Bound<'_, Self>) -> PyResult<Py<SenderReceiversCache>> {
+        Py::new(
+            slf.py(),
+            SenderReceiversCache {
+                signal: slf.clone().unbind(),
+            },
+        )
+    }
+
+    /// Assigning a cache (one saved with `.copy()`, say) empties the signal's
+    /// own: it is rebuilt from the receivers, which stay the reference.
+    #[setter]
+    fn set_sender_receivers_cache(&self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<()> {
         let locked = self.shared.lock(py);
-        locked.write(|store, released| {
-            store.clear(released);
-            for entry in entries {
-                store.push(entry, released);
-            }
-        })
+        locked.write(|store, released| store.clear_sender_cache(|_| false, released))
     }
 
     /// Log a receiver's failure in `send_robust`, as Django does.
@@ -348,6 +390,21 @@ impl Signal {
         self.use_caching.load(Ordering::Relaxed)
     }
 
+    /// Replace every entry with the rows of `value` (Django's layout).
+    fn replace_receivers(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut entries = Vec::new();
+        for row in value.try_iter()? {
+            entries.push(entry_from_row(&row?)?);
+        }
+        let locked = self.shared.lock(py);
+        locked.write(|store, released| {
+            store.clear(released);
+            for entry in entries {
+                store.push(entry, released);
+            }
+        })
+    }
+
     /// Django's `_live_receivers`: the receivers for `sender`, weak references
     /// resolved, dead ones skipped, split into sync and async.
     pub fn live_receivers<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>) -> PyResult<Live<'py>> {
@@ -378,12 +435,51 @@ impl Signal {
     fn snapshot_for(&self, py: Python<'_>, sender: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
         let locked = self.shared.lock(py);
         self.clear_dead_locked(py, &locked)?;
+        let caching = self.use_caching_enabled();
+        let address = sender.as_ptr() as usize;
+        if caching {
+            let store = locked.read()?;
+            if let Some(cached) = store
+                .cached_sender(address)
+                .filter(|c| refers_to(&c.sender_ref, sender))
+            {
+                return Ok(cached.receivers.clone());
+            }
+        }
         let sender_key = if locked.read()?.has_sender_specific() {
             Some(make_id(sender)?)
         } else {
             None
         };
-        locked.write(|store, _| store.snapshot(py, sender_key))
+        let (snapshot, version) = locked.write(|store, _| (store.snapshot(py, sender_key), store.version()))?;
+        if caching {
+            // Weakly, as Django's WeakKeyDictionary: a collected sender flags
+            // its entry for the next cleanup.
+            // SAFETY: `sender` is live; a new reference or NULL is returned.
+            let sender_ref = unsafe {
+                Bound::from_owned_ptr_or_err(py, ffi::PyWeakref_NewRef(sender.as_ptr(), self.on_dead.as_ptr()))?
+            };
+            let receivers = snapshot.clone();
+            locked.write(|store, released| {
+                if store.version() == version {
+                    let entry = CachedSender {
+                        sender_ref: sender_ref.unbind(),
+                        receivers,
+                    };
+                    store.cache_sender(address, entry, released);
+                }
+            })?;
+        }
+        Ok(snapshot)
+    }
+
+    /// Make `view` the list `receivers` returns, until the next change.
+    fn adopt_view(&self, py: Python<'_>, view: &Bound<'_, PyAny>) -> PyResult<()> {
+        let locked = self.shared.lock(py);
+        locked.write(|store, released| {
+            let version = store.version();
+            store.set_view(view.clone().unbind(), version, released)
+        })
     }
 
     /// The entry with this lookup key, if any: its slot and the receiver
@@ -444,6 +540,7 @@ impl Signal {
             }
         }
         let all_removed = locked.write(|store, released| {
+            store.clear_sender_cache(|cached| weak_alive(&cached.sender_ref), released);
             dead.into_iter().fold(true, |all, (slot, receiver)| {
                 store.remove_if_holds(slot, receiver, released) && all
             })
@@ -608,4 +705,197 @@ fn sender_alive(py: Python<'_>, sender_ref: Option<&Py<PyAny>>) -> PyResult<bool
         return Ok(resolve(py, sender_ref)?.is_some());
     }
     Ok(!sender_ref.bind(py).call0()?.is_none())
+}
+
+/// Whether a weak reference we made still refers to `target`.
+fn refers_to(weak: &Py<PyAny>, target: &Bound<'_, PyAny>) -> bool {
+    let mut referent = std::ptr::null_mut();
+    // SAFETY: `weak` is a weakref.ref we created; GetRef returns a new
+    // reference or NULL. The referent outlives our reference to it.
+    unsafe {
+        if ffi::compat::PyWeakref_GetRef(weak.as_ptr(), &mut referent) <= 0 {
+            ffi::PyErr_Clear();
+            return false;
+        }
+        let same = referent == target.as_ptr();
+        ffi::Py_DECREF(referent);
+        same
+    }
+}
+
+/// Whether a weak reference we made is alive.
+fn weak_alive(weak: &Py<PyAny>) -> bool {
+    let mut referent = std::ptr::null_mut();
+    // SAFETY: as in `refers_to`.
+    unsafe {
+        if ffi::compat::PyWeakref_GetRef(weak.as_ptr(), &mut referent) <= 0 {
+            ffi::PyErr_Clear();
+            return false;
+        }
+        ffi::Py_DECREF(referent);
+        true
+    }
+}
+
+/// The live receivers of `signal` for `sender`, through `_live_receivers`
+/// when user code replaced it (on the class, as sentry-sdk does, on a
+/// subclass, or on the instance), natively otherwise.
+pub fn live_receivers_of<'py>(signal: &Bound<'py, Signal>, sender: &Bound<'py, PyAny>) -> PyResult<Live<'py>> {
+    let py = signal.py();
+    if !live_receivers_replaced(signal)? {
+        return signal.get().live_receivers(py, sender);
+    }
+    let (sync, asynchronous): (Bound<'py, PyAny>, Bound<'py, PyAny>) = signal
+        .call_method1(intern!(py, "_live_receivers"), (sender,))?
+        .extract()?;
+    let mut live = Live::default();
+    for receiver in sync.try_iter()? {
+        live.sync.push(receiver?);
+    }
+    for receiver in asynchronous.try_iter()? {
+        live.asynchronous.push(receiver?);
+    }
+    Ok(live)
+}
+
+thread_local! {
+    /// Signal types known to use the native `_live_receivers`, with the
+    /// version tag they had when checked.
+    static NATIVE_LIVE_RECEIVERS: std::cell::Cell<[(usize, u32); 2]> = const { std::cell::Cell::new([(0, 0); 2]) };
+}
+
+/// Whether `signal._live_receivers` is anything but the native method. A
+/// type's version tag changes whenever an attribute of it or of a base is
+/// set, so a type checked once is trusted until then.
+fn live_receivers_replaced(signal: &Bound<'_, Signal>) -> PyResult<bool> {
+    let py = signal.py();
+    let name = intern!(py, "_live_receivers");
+    // SAFETY: the instance's `__dict__` (a new reference, or NULL with an
+    // error set) and its type's fields, both live.
+    unsafe {
+        let dict = ffi::PyObject_GenericGetDict(signal.as_ptr(), std::ptr::null_mut());
+        if dict.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let dict = Bound::from_owned_ptr(py, dict);
+        if ffi::PyDict_Size(dict.as_ptr()) > 0 && dict.cast::<PyDict>()?.contains(name)? {
+            return Ok(true);
+        }
+        let tp = ffi::Py_TYPE(signal.as_ptr());
+        let key = || (tp as usize, (*tp).tp_version_tag);
+        let tag_valid = || ffi::PyType_HasFeature(tp, ffi::Py_TPFLAGS_VALID_VERSION_TAG as _) != 0;
+        if tag_valid() && NATIVE_LIVE_RECEIVERS.with(|known| known.get().contains(&key())) {
+            return Ok(false);
+        }
+        let replaced = !signal.get_type().getattr(name)?.is(python::native_live_receivers(py)?);
+        // The lookup gave the type a valid tag, if it can have one.
+        if !replaced && tag_valid() {
+            NATIVE_LIVE_RECEIVERS.with(|known| {
+                let [first, _] = known.get();
+                known.set([key(), first]);
+            });
+        }
+        Ok(replaced)
+    }
+}
+
+/// `signal.sender_receivers_cache`: Django's `WeakKeyDictionary` of
+/// receivers per sender (a plain dict that stays empty without
+/// `use_caching`), seen through the signal's own cache.
+#[pyclass(module = "fastdispatch", name = "SenderReceiversCache", frozen)]
+pub struct SenderReceiversCache {
+    signal: Py<Signal>,
+}
+
+impl SenderReceiversCache {
+    /// `(sender, receivers)` of the live cached senders, copied out of the lock.
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<(Bound<'py, PyAny>, Snapshot)>> {
+        let pairs: Vec<(Py<PyAny>, Snapshot)> = {
+            let locked = self.signal.get().shared.lock(py);
+            let store = locked.read()?;
+            store
+                .cached_senders()
+                .map(|c| (c.sender_ref.clone_ref(py), c.receivers.clone()))
+                .collect()
+        };
+        let mut items = Vec::with_capacity(pairs.len());
+        for (sender_ref, receivers) in pairs {
+            if let Some(sender) = resolve(py, &sender_ref)? {
+                items.push((sender, receivers));
+            }
+        }
+        Ok(items)
+    }
+
+    /// Django's cached value: `[(receiver_or_ref, sender_ref, is_async), ...]`,
+    /// or `NO_RECEIVERS`.
+    fn value<'py>(py: Python<'py>, receivers: &Snapshot) -> PyResult<Bound<'py, PyAny>> {
+        if receivers.is_empty() {
+            return Ok(python::no_receivers(py).clone());
+        }
+        let list = PyList::empty(py);
+        for target in receivers.iter() {
+            let sender_ref = target.sender_ref.as_ref().map(|r| r.bind(py));
+            list.append((target.receiver.bind(py), sender_ref, target.is_async))?;
+        }
+        Ok(list.into_any())
+    }
+}
+
+#[pymethods]
+impl SenderReceiversCache {
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.items(py)?.len())
+    }
+
+    fn __contains__(&self, py: Python<'_>, sender: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.items(py)?.iter().any(|(cached, _)| cached.is(sender)))
+    }
+
+    fn __getitem__<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.get(py, sender, None)?
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(sender.clone().unbind()))
+    }
+
+    #[pyo3(signature = (sender, default = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        sender: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        for (cached, receivers) in self.items(py)? {
+            if cached.is(sender) {
+                return Self::value(py, &receivers).map(Some);
+            }
+        }
+        Ok(default)
+    }
+
+    fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        let locked = self.signal.get().shared.lock(py);
+        locked.write(|store, released| store.clear_sender_cache(|_| false, released))
+    }
+
+    /// A copy in Django's type: a `WeakKeyDictionary` with `use_caching`, a dict without.
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let copy = if self.signal.get().use_caching_enabled() {
+            python::weakref_module(py)?
+                .getattr(intern!(py, "WeakKeyDictionary"))?
+                .call0()?
+        } else {
+            PyDict::new(py).into_any()
+        };
+        for (sender, receivers) in self.items(py)? {
+            copy.set_item(sender, Self::value(py, &receivers)?)?;
+        }
+        Ok(copy)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "<fastdispatch.SenderReceiversCache of {} senders>",
+            self.__len__(py)?
+        ))
+    }
 }

@@ -1,19 +1,8 @@
-"""In-place changes to a signal's internals, as code in the wild makes them.
-
-``signal.receivers`` is a fresh list on each read and ``sender_receivers_cache``
-does not exist yet, so these changes do not reach the native store. They are
-kept here, expected to fail, until the store mirrors them.
-"""
+"""In-place changes to a signal's internals, as code in the wild makes them."""
 
 import pytest
-from conftest import REFERENCE, Signal
+from conftest import Signal
 from test_signal_misc import Sender, make_receiver
-
-pytestmark = pytest.mark.xfail(
-    not REFERENCE,
-    reason="in-place changes to receivers/sender_receivers_cache are not mirrored yet",
-    strict=True,
-)
 
 
 # Code in the wild empties and restores ``receivers`` in place.

@@ -1,6 +1,6 @@
 """The parts of ``Signal`` written in Python: ``connect``'s front, ``asend``,
-``asend_robust``, the async receivers of ``send``/``send_robust``, and one
-rare call.
+``asend_robust``, the async receivers of ``send``/``send_robust``, the
+``receivers`` list, and one rare call.
 
 Coroutines, task groups and asgiref's thread adapters are Python's business, so
 they stay in Python. The native core resolves the live receivers and calls in
@@ -11,6 +11,7 @@ are real coroutine functions, as in Django.
 
 import asyncio
 import contextvars
+import weakref
 
 from asgiref.sync import async_to_sync, sync_to_async
 
@@ -170,3 +171,57 @@ def call_receiver(receiver, signal, sender, named):
     """Call a receiver the way Django writes it. Used when ``named`` itself
     has a ``signal`` key, so that Python reports the clash in its own words."""
     return receiver(signal=signal, sender=sender, **named)
+
+
+def _writes_back(method):
+    def change(self, *args):
+        result = method(self, *args)
+        signal = self._signal_ref() if self._signal_ref is not None else None
+        if signal is not None:
+            signal._receivers_changed(self)
+        return result
+
+    change.__name__ = method.__name__
+    change.__qualname__ = f"ReceiverList.{method.__name__}"
+    change.__doc__ = method.__doc__
+    return change
+
+
+class ReceiverList(list):
+    """``signal.receivers``: Django's list of
+    ``((receiver_key, sender_key), receiver_or_weakref, sender_ref, is_async)``.
+
+    Code in the wild changes it in place (``signal.receivers.clear()``,
+    ``del signal.receivers[i]``, slice assignment); each such change is
+    written back to the signal, as long as this is still the signal's list.
+    Reading it, copying it and assigning it back work as on a plain list.
+    """
+
+    _signal_ref = None
+
+    def __init__(self, rows=(), signal=None):
+        super().__init__(rows)
+        if signal is not None:
+            self._signal_ref = weakref.ref(signal)
+
+    @property
+    def signal(self):
+        """The signal whose receivers this list shows, if it still exists."""
+        return self._signal_ref() if self._signal_ref is not None else None
+
+    append = _writes_back(list.append)
+    extend = _writes_back(list.extend)
+    insert = _writes_back(list.insert)
+    remove = _writes_back(list.remove)
+    pop = _writes_back(list.pop)
+    clear = _writes_back(list.clear)
+    sort = _writes_back(list.sort)
+    reverse = _writes_back(list.reverse)
+    __setitem__ = _writes_back(list.__setitem__)
+    __delitem__ = _writes_back(list.__delitem__)
+    __iadd__ = _writes_back(list.__iadd__)
+    __imul__ = _writes_back(list.__imul__)
+
+    def __reduce_ex__(self, protocol):
+        # Copies and pickles are plain lists: they show, not own, a signal.
+        return (list, (list(self),))
