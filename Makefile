@@ -3,7 +3,7 @@
 #   make test    everything CI checks (the default goal)
 #   make demo    a small Django project on the native dispatcher
 #   make lint    rustfmt, clippy and ruff
-#   make bench   the Criterion benchmarks of the native core
+#   make bench   side-by-side benchmark table, then Criterion benchmarks
 #   make build   release wheel and sdist into dist/
 #   make clean   build outputs (distclean: also .venv and .cache)
 #   make help    this list
@@ -113,8 +113,11 @@ fmt: $(STAMP_DEPS)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## bench: run the Criterion benchmarks of the native core
-bench: $(STAMP_DEPS)
+## bench: the side-by-side table (Django, blinker, psygnal, fastdispatch and
+## the cost of the receivers themselves), then the Criterion benchmarks of
+## the native core
+bench: install
+	$(PY) benchmarks/compare.py
 	$(EMBED_ENV) cargo bench
 
 ## build: release wheel and sdist into dist/

@@ -63,9 +63,14 @@ pub fn make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
         if let Some((slf, func)) = bound_method_parts(ptr) {
             return Ok(ObjId::Pair(slf as usize, func as usize));
         }
-        if ffi::PyType_Check(ptr) != 0 && !class_may_have_attr(ptr, intern!(py, "__func__")) {
+        if ffi::PyType_Check(ptr) != 0 && !class_may_have_func(ptr, intern!(py, "__func__")) {
             // Classes are the usual senders (models); answering from their MRO
             // avoids raising and clearing an AttributeError on every send.
+            return Ok(ObjId::Single(ptr as usize));
+        }
+        if ffi::PyFunction_Check(ptr) != 0 && !function_has_attr(ptr, intern!(py, "__func__")) {
+            // Plain functions (most receivers): `__func__` could only be in
+            // their own `__dict__`.
             return Ok(ObjId::Single(ptr as usize));
         }
     }
@@ -78,20 +83,81 @@ pub fn make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
     }
 }
 
-/// Whether `getattr(cls, name)` could find something, judged from the class's
-/// and its metaclass's MRO dictionaries. Answers `true` (so the caller asks
-/// Python) whenever the metaclass customises attribute lookup.
+/// Whether a plain function's `__dict__` has `name` (the function type
+/// itself defines neither `__func__` nor `__self__`).
+///
+/// # Safety
+/// `function` must be a live function object.
+pub unsafe fn function_has_attr(function: *mut ffi::PyObject, name: &Bound<'_, pyo3::types::PyString>) -> bool {
+    unsafe {
+        let dict = (*function.cast::<ffi::PyFunctionObject>()).func_dict;
+        if dict.is_null() || ffi::PyDict_Size(dict) == 0 {
+            return false;
+        }
+        let found = ffi::PyDict_GetItemWithError(dict, name.as_ptr());
+        if found.is_null() && !ffi::PyErr_Occurred().is_null() {
+            ffi::PyErr_Clear();
+            return true;
+        }
+        !found.is_null()
+    }
+}
+
+/// Whether `getattr(cls, "__func__")` could find something, judged from the
+/// class's and its metaclass's MRO dictionaries. Answers `true` (so the
+/// caller asks Python) whenever the metaclass customises attribute lookup.
 ///
 /// # Safety
 /// `cls` must be a live type object.
-unsafe fn class_may_have_attr(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::types::PyString>) -> bool {
+unsafe fn class_may_have_func(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::types::PyString>) -> bool {
     unsafe {
         let meta = ffi::Py_TYPE(cls);
         let generic = (*std::ptr::addr_of_mut!(ffi::PyType_Type)).tp_getattro;
         if (*meta).tp_getattro.map(|f| f as usize) != generic.map(|f| f as usize) {
             return true;
         }
-        mro_defines(cls.cast(), name.as_ptr()) || mro_defines(meta, name.as_ptr())
+        // A class and metaclass seen without the attribute are trusted while
+        // their version tags stand: setting an attribute on either (or a
+        // base) gives them new ones.
+        let tags = version_tags(cls.cast(), meta);
+        if tags.is_some() && CLASSES_WITHOUT_FUNC.with(|known| known.get().contains(&tags)) {
+            return false;
+        }
+        let defined = mro_defines(cls.cast(), name.as_ptr()) || mro_defines(meta, name.as_ptr());
+        if !defined && tags.is_some() {
+            CLASSES_WITHOUT_FUNC.with(|known| {
+                let mut entries = known.get();
+                entries.rotate_right(1);
+                entries[0] = tags;
+                known.set(entries);
+            });
+        }
+        defined
+    }
+}
+
+type ClassTags = Option<(usize, u32, usize, u32)>;
+
+thread_local! {
+    /// Classes recently found to have no `__func__`, by version tags.
+    static CLASSES_WITHOUT_FUNC: std::cell::Cell<[ClassTags; 8]> = const { std::cell::Cell::new([None; 8]) };
+}
+
+/// The version tags of a class and its metaclass, when both are valid.
+///
+/// # Safety
+/// Both must be live type objects.
+unsafe fn version_tags(cls: *mut ffi::PyTypeObject, meta: *mut ffi::PyTypeObject) -> ClassTags {
+    unsafe {
+        let valid = |t: *mut ffi::PyTypeObject| ffi::PyType_HasFeature(t, ffi::Py_TPFLAGS_VALID_VERSION_TAG as _) != 0;
+        (valid(cls) && valid(meta)).then(|| {
+            (
+                cls as usize,
+                (*cls).tp_version_tag,
+                meta as usize,
+                (*meta).tp_version_tag,
+            )
+        })
     }
 }
 

@@ -48,6 +48,13 @@ pub fn django_settings(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
         .map(|s| s.bind(py).clone())
 }
 
+/// `django.utils.functional.empty`: what `LazySettings` wraps before settings
+/// are configured.
+pub fn lazy_empty(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static EMPTY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    cached(py, &EMPTY, "django.utils.functional", "empty")
+}
+
 /// `django.utils.inspect.func_accepts_kwargs`, Django's own test of a receiver.
 pub fn func_accepts_kwargs(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static FUNC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -96,7 +96,7 @@ unsafe fn entry_point(
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: forwarded from the caller's contract.
         let signal = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<Signal>() };
-        let call = unsafe { CallArgs::parse(py, args, nargsf, kwnames, mode)? };
+        let call = unsafe { CallArgs::parse(py, slf, args, nargsf, kwnames, mode)? };
         dispatch(&signal, &call, mode)
     }));
     match outcome {
@@ -118,7 +118,7 @@ unsafe fn entry_point(
 }
 
 /// The arguments of one send, laid out for the receivers' vectorcall:
-/// `[<spare>, signal, sender, *named values]` with `kwnames`
+/// `[<spare>, signal, sender, *named values]` (borrowed from the caller) with `kwnames`
 /// `("signal", "sender", *named names)`. The spare slot in front lets a
 /// bound-method receiver prepend its `self` without copying
 /// (`PY_VECTORCALL_ARGUMENTS_OFFSET`).
@@ -135,6 +135,7 @@ impl<'py> CallArgs<'py> {
     /// `args`, `nargsf` and `kwnames` are a valid vectorcall argument layout.
     unsafe fn parse(
         py: Python<'py>,
+        signal: *mut ffi::PyObject,
         args: *const *mut ffi::PyObject,
         nargsf: ffi::Py_ssize_t,
         kwnames: *mut ffi::PyObject,
@@ -173,7 +174,7 @@ impl<'py> CallArgs<'py> {
         };
         let mut stack = SmallVec::with_capacity(nkw + 3);
         stack.push(ptr::null_mut());
-        stack.push(ptr::null_mut()); // the signal, set by `dispatch`
+        stack.push(signal);
         stack.push(sender);
         for i in 0..nkw {
             if Some(i) != shape.sender_index {
@@ -322,11 +323,21 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) 
     }
     let live = live_receivers_of(signal, &sender)?;
 
-    let responses = PyList::empty(py);
-    let mut stack = call.stack.clone();
-    stack[1] = signal.as_ptr();
+    // SAFETY: a new list of the final length when every receiver is sync;
+    // its slots are filled in order below, and a list dropped with slots
+    // still empty (a receiver raised) is freed correctly.
+    let responses = unsafe {
+        let length = if live.asynchronous.is_empty() {
+            live.sync.len()
+        } else {
+            0
+        };
+        Bound::from_owned_ptr_or_err(py, ffi::PyList_New(length as ffi::Py_ssize_t))?.cast_into_unchecked::<PyList>()
+    };
+    let presized = live.asynchronous.is_empty();
+    let stack = &call.stack;
     let kwnames = call.kwnames.as_ptr();
-    for receiver in &live.sync {
+    for (index, receiver) in live.sync.iter().enumerate() {
         let response = if call.clashes {
             call_with_clash(signal, receiver, &sender, call)
         } else {
@@ -354,7 +365,21 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) 
             }
             (Err(err), _) => return Err(err),
         };
-        responses.append((receiver, response))?;
+        // SAFETY: a new 2-tuple filled with two new references; `index` is
+        // within the presized list, whose slot is still empty.
+        unsafe {
+            let pair = ffi::PyTuple_New(2);
+            if pair.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            ffi::PyTuple_SET_ITEM(pair, 0, receiver.clone().into_ptr());
+            ffi::PyTuple_SET_ITEM(pair, 1, response.into_ptr());
+            if presized {
+                ffi::PyList_SET_ITEM(responses.as_ptr(), index as ffi::Py_ssize_t, pair);
+            } else {
+                responses.append(Bound::from_owned_ptr(py, pair))?;
+            }
+        }
     }
     if !live.asynchronous.is_empty() {
         let receivers = PyList::new(py, &live.asynchronous)?;

@@ -128,7 +128,7 @@ impl Signal {
 
         let receiver = if weak.0 {
             let weakref = python::weakref_module(py)?;
-            let is_method = receiver.hasattr(intern!(py, "__self__"))? && receiver.hasattr(intern!(py, "__func__"))?;
+            let is_method = is_bound_method(receiver)?;
             let factory = if is_method {
                 weakref.getattr(intern!(py, "WeakMethod"))?
             } else {
@@ -564,6 +564,24 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Truthy {
     }
 }
 
+/// Django's test for a bound method: `hasattr(r, "__self__") and
+/// hasattr(r, "__func__")`, answered without Python for the usual types.
+fn is_bound_method(receiver: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = receiver.py();
+    let ptr = receiver.as_ptr();
+    // SAFETY: type checks and a function's `__dict__`, of live objects.
+    unsafe {
+        if crate::keys::bound_method_parts(ptr).is_some() {
+            return Ok(true);
+        }
+        if ffi::PyFunction_Check(ptr) != 0 {
+            return Ok(crate::keys::function_has_attr(ptr, intern!(py, "__self__"))
+                && crate::keys::function_has_attr(ptr, intern!(py, "__func__")));
+        }
+    }
+    Ok(receiver.hasattr(intern!(py, "__self__"))? && receiver.hasattr(intern!(py, "__func__"))?)
+}
+
 /// Whether `receiver` is a coroutine function, as `asgiref.sync.iscoroutinefunction`
 /// says (which also honours `markcoroutinefunction`). Plain functions, and
 /// methods of them, that carry no attributes (so no marker) are answered from
@@ -597,9 +615,7 @@ fn check_receiver_when_debug(py: Python<'_>, receiver: &Bound<'_, PyAny>) -> PyR
     let Some(settings) = python::django_settings(py) else {
         return Ok(());
     };
-    if !settings.getattr(intern!(py, "configured"))?.is_truthy()?
-        || !settings.getattr(intern!(py, "DEBUG"))?.is_truthy()?
-    {
+    if !debug_enabled(&settings)? {
         return Ok(());
     }
     if !receiver.is_callable() {
@@ -611,6 +627,35 @@ fn check_receiver_when_debug(py: Python<'_>, receiver: &Bound<'_, PyAny>) -> PyR
         ));
     }
     Ok(())
+}
+
+/// Django's `settings.configured and settings.DEBUG`. `LazySettings` keeps
+/// what it wraps, and each setting once read, in its instance `__dict__`;
+/// reading them there skips two trips through `LazyObject.__getattribute__`,
+/// which would cost more than the rest of `connect`.
+fn debug_enabled(settings: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = settings.py();
+    // SAFETY: the instance dict of a live object: a new reference, or NULL
+    // with an error set (no dict), which is then cleared.
+    let dict = unsafe {
+        let dict = ffi::PyObject_GenericGetDict(settings.as_ptr(), std::ptr::null_mut());
+        if dict.is_null() {
+            ffi::PyErr_Clear();
+        }
+        Bound::from_owned_ptr_or_opt(py, dict).and_then(|d| d.cast_into::<PyDict>().ok())
+    };
+    if let Some(dict) = dict {
+        if let Some(wrapped) = dict.get_item(intern!(py, "_wrapped"))? {
+            if wrapped.is(python::lazy_empty(py)?) {
+                return Ok(false);
+            }
+            if let Some(debug) = dict.get_item(intern!(py, "DEBUG"))? {
+                return debug.is_truthy();
+            }
+        }
+    }
+    Ok(settings.getattr(intern!(py, "configured"))?.is_truthy()?
+        && settings.getattr(intern!(py, "DEBUG"))?.is_truthy()?)
 }
 
 /// The receiver half of the lookup key: the `dispatch_uid` when it is truthy,
