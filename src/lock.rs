@@ -54,6 +54,19 @@ impl Shared {
         }
     }
 
+    /// Read the store under the lock, for a stretch that runs no Python code
+    /// and changes nothing (the cheap path of `send`).
+    pub fn read<R>(&self, py: Python<'_>, f: impl FnOnce(&ReceiverStore) -> R) -> PyResult<R> {
+        let guard = loop {
+            if let Some(guard) = self.store.try_lock() {
+                break guard;
+            }
+            py.detach(|| drop(self.store.lock()));
+        };
+        let store = guard.try_borrow().map_err(|_| reentered())?;
+        Ok(f(&store))
+    }
+
     /// For the garbage collector: the store if it can be read right now
     /// without waiting. Skipping a traversal is safe (objects stay alive).
     pub fn try_read<R>(&self, f: impl FnOnce(&ReceiverStore) -> R) -> Option<R> {

@@ -264,6 +264,16 @@ impl ReceiverStore {
         self.changed(released);
     }
 
+    /// The snapshot `snapshot` would return, if it is built already.
+    pub fn built_snapshot(&self, sender: Option<ObjId>) -> Option<Snapshot> {
+        match sender {
+            Some(key) if key != self.none_id && self.per_sender.contains_key(&key) => {
+                self.sender_snapshots.get(&key).cloned()
+            }
+            _ => self.any_sender.clone(),
+        }
+    }
+
     /// The receivers for a sender: those for any sender, plus those limited to
     /// `sender` (its key, or `None` when no receiver is sender-specific or the
     /// sender is `None`), in connection order. Built once per change.

@@ -433,6 +433,20 @@ impl Signal {
     }
 
     fn snapshot_for(&self, py: Python<'_>, sender: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
+        // The usual case: nothing died, no receiver is limited to a sender,
+        // and the snapshot is built: one read under the lock.
+        if !self.dead.load(Ordering::Acquire) && !self.use_caching_enabled() {
+            let built = self.shared.read(py, |store| {
+                if store.has_sender_specific() {
+                    None
+                } else {
+                    store.built_snapshot(None)
+                }
+            })?;
+            if let Some(snapshot) = built {
+                return Ok(snapshot);
+            }
+        }
         let locked = self.shared.lock(py);
         self.clear_dead_locked(py, &locked)?;
         let caching = self.use_caching_enabled();
@@ -517,7 +531,7 @@ impl Signal {
     /// entries whose receiver or sender died. Liveness of a `WeakMethod` is
     /// Python code, so it is judged with the store not borrowed.
     fn clear_dead_locked(&self, py: Python<'_>, locked: &Locked<'_>) -> PyResult<()> {
-        if !self.dead.swap(false, Ordering::AcqRel) {
+        if !self.dead.load(Ordering::Acquire) || !self.dead.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
         let candidates: Vec<(usize, Py<PyAny>, Option<Py<PyAny>>)> = locked
