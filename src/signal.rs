@@ -433,24 +433,37 @@ impl Signal {
     }
 
     fn snapshot_for(&self, py: Python<'_>, sender: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
-        // The usual case: nothing died, no receiver is limited to a sender,
-        // and the snapshot is built: one read under the lock.
-        if !self.dead.load(Ordering::Acquire) && !self.use_caching_enabled() {
-            let built = self.shared.read(py, |store| {
-                if store.has_sender_specific() {
-                    None
-                } else {
-                    store.built_snapshot(None)
+        let caching = self.use_caching_enabled();
+        let address = sender.as_ptr() as usize;
+        // The usual case, with nothing dead: the snapshot is built (or the
+        // sender cached), found by reading under the lock. The sender's key,
+        // when needed, is computed between two reads, since it may run Python.
+        if !self.dead.load(Ordering::Acquire) {
+            let found = self.shared.read(py, |store| {
+                if caching {
+                    let cached = store
+                        .cached_sender(address)
+                        .filter(|c| refers_to(&c.sender_ref, sender));
+                    return Ok(cached.map(|c| c.receivers.clone()));
                 }
+                if store.has_sender_specific() {
+                    return Err(());
+                }
+                Ok(store.built_snapshot(None))
             })?;
-            if let Some(snapshot) = built {
+            let found = match found {
+                Ok(found) => found,
+                Err(()) => {
+                    let key = make_id(sender)?;
+                    self.shared.read(py, |store| store.built_snapshot(Some(key)))?
+                }
+            };
+            if let Some(snapshot) = found {
                 return Ok(snapshot);
             }
         }
         let locked = self.shared.lock(py);
         self.clear_dead_locked(py, &locked)?;
-        let caching = self.use_caching_enabled();
-        let address = sender.as_ptr() as usize;
         if caching {
             let store = locked.read()?;
             if let Some(cached) = store
