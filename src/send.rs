@@ -2,7 +2,7 @@
 //!
 //! Both are plain CPython methods taking vectorcall arguments
 //! (`METH_FASTCALL | METH_KEYWORDS`), installed on the class when the module
-//! loads. The caller's arguments are passed on to every receiver as they
+//! loads: PyO3's `#[pymethods]` would collect `**named` into a dict first. The caller's arguments are passed on to every receiver as they
 //! came: one argument array and one keyword-names tuple per send, nothing
 //! allocated per receiver but its `(receiver, response)` pair. The names
 //! tuple (`("signal", "sender", *named)`) is cached per call shape, so a send
@@ -10,13 +10,11 @@
 
 use std::cell::RefCell;
 use std::ffi::CStr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::ffi;
 use pyo3::intern;
-use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
@@ -43,6 +41,11 @@ impl Mode {
 pub fn install(py: Python<'_>, signal_type: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
     const SEND_DOC: &CStr = c"send($self, sender, /, **named)\n--\n\nSend signal from sender to all connected receivers.\n\nReceivers are called in connection order as receiver(signal=self, sender=sender, **named); async receivers run after the sync ones, concurrently. A receiver's exception propagates and ends the dispatch. Return a list of (receiver, response) pairs.";
     const ROBUST_DOC: &CStr = c"send_robust($self, sender, /, **named)\n--\n\nSend signal from sender to all connected receivers, catching errors.\n\nAn Exception raised by a receiver is logged on the django.dispatch logger and returned as that receiver's response. Return a list of (receiver, response) pairs.";
+    // The same trampoline `#[pymethods]` expands to.
+    let send: ffi::PyCFunctionFastWithKeywords =
+        pyo3::impl_::trampoline::get_trampoline_function!(fastcall_cfunction_with_keywords, send);
+    let send_robust: ffi::PyCFunctionFastWithKeywords =
+        pyo3::impl_::trampoline::get_trampoline_function!(fastcall_cfunction_with_keywords, send_robust);
     let methods: [(&CStr, ffi::PyCFunctionFastWithKeywords, &CStr); 2] =
         [(c"send", send, SEND_DOC), (c"send_robust", send_robust, ROBUST_DOC)];
     for (name, function, doc) in methods {
@@ -63,58 +66,44 @@ pub fn install(py: Python<'_>, signal_type: &Bound<'_, pyo3::types::PyType>) -> 
     Ok(())
 }
 
-unsafe extern "C" fn send(
+/// `send`, run by PyO3's trampoline: it marks the thread as attached (so
+/// objects released here are released at once, not deferred to PyO3's pool)
+/// and turns a panic into `PanicException`.
+unsafe fn send(
+    py: Python<'_>,
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargsf: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    unsafe { entry_point(slf, args, nargsf, kwnames, Mode::Send) }
+) -> PyResult<*mut ffi::PyObject> {
+    unsafe { run(py, slf, args, nargsf, kwnames, Mode::Send) }
 }
 
-unsafe extern "C" fn send_robust(
+unsafe fn send_robust(
+    py: Python<'_>,
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargsf: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    unsafe { entry_point(slf, args, nargsf, kwnames, Mode::Robust) }
+) -> PyResult<*mut ffi::PyObject> {
+    unsafe { run(py, slf, args, nargsf, kwnames, Mode::Robust) }
 }
 
 /// # Safety
 /// Called by CPython with a vectorcall argument layout; `slf` is an instance
 /// of `Signal` (the method descriptor checks it).
-unsafe fn entry_point(
+unsafe fn run(
+    py: Python<'_>,
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargsf: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
     mode: Mode,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls methods attached to the interpreter.
-    let py = unsafe { Python::assume_attached() };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: forwarded from the caller's contract.
-        let signal = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<Signal>() };
-        let call = unsafe { CallArgs::parse(py, slf, args, nargsf, kwnames, mode)? };
-        dispatch(&signal, &call, mode)
-    }));
-    match outcome {
-        Ok(Ok(responses)) => responses.into_ptr(),
-        Ok(Err(err)) => {
-            err.restore(py);
-            ptr::null_mut()
-        }
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic in fastdispatch".to_owned());
-            PanicException::new_err(message).restore(py);
-            ptr::null_mut()
-        }
-    }
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: forwarded from the caller's contract.
+    let signal = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<Signal>() };
+    let call = unsafe { CallArgs::parse(py, slf, args, nargsf, kwnames, mode)? };
+    dispatch(&signal, &call, mode).map(Bound::into_ptr)
 }
 
 /// The arguments of one send, laid out for the receivers' vectorcall:
