@@ -4,6 +4,7 @@
 #   make demo    a small Django project on the native dispatcher
 #   make lint    rustfmt, clippy and ruff
 #   make bench   side-by-side benchmark table, then Criterion benchmarks
+#   make fuzz    differential fuzzing against Django (SECONDS=60)
 #   make build   release wheel and sdist into dist/
 #   make clean   build outputs (distclean: also .venv and .cache)
 #   make help    this list
@@ -44,7 +45,7 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 	$(shell find src python -type f -not -name '*.so' -not -name '*.pyc' \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest \
+.PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
 	django-suites demo lint fmt bench build clean distclean help
 
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
@@ -103,6 +104,12 @@ pytest: install
 ## demo: boot a small Django project on the native dispatcher
 demo: install
 	$(PY) examples/demo.py
+
+## fuzz: random programs against fastdispatch and Django 6.1's dispatcher
+## side by side, for SECONDS seconds (default 60)
+SECONDS ?= 60
+fuzz: install
+	$(PY) scripts/fuzz.py --seconds $(SECONDS)
 
 ## lint: the static checks of `make test`
 lint: fmt-check clippy ruff

@@ -211,11 +211,11 @@ impl ReceiverKey {
         if let Some(id) = int_obj_id(uid) {
             return Ok(ReceiverKey::Target(id));
         }
-        // Django only compares keys with `==`, so even an unhashable uid
-        // works: all of those share one bucket.
+        // Django only compares keys with `==`, so even a uid that cannot be
+        // hashed works: all of those share one bucket.
         let hash = match uid.hash() {
             Ok(hash) => hash,
-            Err(err) if err.is_instance_of::<pyo3::exceptions::PyTypeError>(uid.py()) => UNHASHABLE,
+            Err(err) if err.is_instance_of::<pyo3::exceptions::PyException>(uid.py()) => UNHASHABLE,
             Err(err) => return Err(err),
         };
         Ok(ReceiverKey::Uid {

@@ -528,15 +528,26 @@ impl Signal {
                 let store = locked.read()?;
                 Ok(store.find_target(*id, sender).and_then(|slot| holding(&store, slot)))
             }
-            ReceiverKey::Uid { hash, uid } => {
-                let candidates = locked.read()?.uid_candidates(py, *hash, sender);
+            ReceiverKey::Uid { hash, uid } => loop {
+                // `==` may run Python code that changes the store (slots move
+                // when it is compacted): an answer counts only if the store
+                // is as it was when the candidates were taken.
+                let (candidates, version) = {
+                    let store = locked.read()?;
+                    (store.uid_candidates(py, *hash, sender), store.version())
+                };
+                let mut found = None;
                 for (slot, candidate) in candidates {
                     if candidate.is(uid) || candidate.bind(py).eq(uid.bind(py))? {
-                        return Ok(holding(&*locked.read()?, slot));
+                        found = Some(slot);
+                        break;
                     }
                 }
-                Ok(None)
-            }
+                let store = locked.read()?;
+                if store.version() == version {
+                    return Ok(found.and_then(|slot| holding(&store, slot)));
+                }
+            },
         }
     }
 
