@@ -24,9 +24,13 @@ fn _make_id<'py>(target: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     keys::make_id(target)?.to_object(target.py())
 }
 
-/// The native module. Not declared safe without the GIL yet: the receiver
-/// store is guarded by a lock, but the weakref and kwnames caches assume the
-/// GIL serialises Python code.
+/// The native module. Not declared safe to run without the GIL yet
+/// (`gil_used = true`, so a free-threaded interpreter turns the GIL back on
+/// when it is imported): the receiver store has its own lock, but `keys.rs`
+/// reads type and function dictionaries through borrowed references, and the
+/// kwnames and class-id caches, which is safe only while the GIL keeps other
+/// threads from changing those objects meanwhile; and nothing here is tested
+/// on a free-threaded build yet.
 #[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     init_module(m)
