@@ -70,3 +70,22 @@ def pytest_report_header(config):
     if REFERENCE:
         return f"Signal implementation: Django reference {REFERENCE_PATH}"
     return f"Signal implementation: {implementation.__name__}"
+
+
+# Shared by the test modules: a sender class and trivial receivers.
+class Sender:
+    pass
+
+
+def make_receiver(result=None):
+    def handler(**kwargs):
+        return result
+
+    return handler
+
+
+def make_async_receiver(result=None):
+    async def handler(**kwargs):
+        return result
+
+    return handler

@@ -5,25 +5,13 @@ import gc
 import weakref
 
 import pytest
-from conftest import Signal, fastdispatch_only
-
-
-class Sender:
-    pass
-
-
-def make_receiver(result=None):
-    def handler(**kwargs):
-        return result
-
-    return handler
-
-
-def make_async_receiver(result=None):
-    async def handler(**kwargs):
-        return result
-
-    return handler
+from conftest import (
+    Sender,
+    Signal,
+    fastdispatch_only,
+    make_async_receiver,
+    make_receiver,
+)
 
 
 @pytest.fixture

@@ -5,26 +5,15 @@ import gc
 import threading
 
 import pytest
-from conftest import NONE_ID, Signal, _make_id, receiver
-
-
-class Sender:
-    pass
-
-
-def make_receiver(result=None):
-    def handler(**kwargs):
-        return result
-
-    return handler
-
-
-def make_async_receiver(result=None):
-    async def handler(**kwargs):
-        return result
-
-    return handler
-
+from conftest import (
+    NONE_ID,
+    Sender,
+    Signal,
+    _make_id,
+    make_async_receiver,
+    make_receiver,
+    receiver,
+)
 
 # --- receiver decorator ------------------------------------------------------
 

@@ -6,7 +6,7 @@ import sys
 import weakref
 
 import pytest
-from conftest import NONE_ID, Signal, _make_id
+from conftest import NONE_ID, Signal, _make_id, make_async_receiver, make_receiver
 
 
 class Sender:
@@ -19,20 +19,6 @@ class Listener:
 
     async def on_signal_async(self, **kwargs):
         return "async method"
-
-
-def make_receiver(result=None):
-    def handler(**kwargs):
-        return result
-
-    return handler
-
-
-def make_async_receiver(result=None):
-    async def handler(**kwargs):
-        return result
-
-    return handler
 
 
 def nothing(signal):
