@@ -853,18 +853,29 @@ thread_local! {
 fn live_receivers_replaced(signal: &Bound<'_, Signal>) -> PyResult<bool> {
     let py = signal.py();
     let name = intern!(py, "_live_receivers");
-    // SAFETY: the instance's `__dict__` (a new reference, or NULL with an
-    // error set) and its type's fields, both live.
+    // SAFETY: the instance's `__dict__` slot (at the type's positive dict
+    // offset, as laid out for `#[pyclass(dict)]` and inherited by Python
+    // subclasses) holds NULL or a borrowed dict; the type's fields are live.
     unsafe {
-        let dict = ffi::PyObject_GenericGetDict(signal.as_ptr(), std::ptr::null_mut());
-        if dict.is_null() {
-            return Err(PyErr::fetch(py));
-        }
-        let dict = Bound::from_owned_ptr(py, dict);
-        if ffi::PyDict_Size(dict.as_ptr()) > 0 && dict.cast::<PyDict>()?.contains(name)? {
-            return Ok(true);
-        }
         let tp = ffi::Py_TYPE(signal.as_ptr());
+        let offset = (*tp).tp_dictoffset;
+        let dict = if offset > 0 {
+            *signal.as_ptr().cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>()
+        } else {
+            std::ptr::null_mut()
+        };
+        if !dict.is_null() && ffi::PyDict_Size(dict) > 0 {
+            let dict = Bound::from_borrowed_ptr(py, dict);
+            if dict.cast::<PyDict>()?.contains(name)? {
+                return Ok(true);
+            }
+        } else if offset <= 0 && signal.hasattr(intern!(py, "__dict__"))? {
+            // An unusual layout: ask Python.
+            let dict = signal.getattr(intern!(py, "__dict__"))?;
+            if dict.cast::<PyDict>()?.contains(name)? {
+                return Ok(true);
+            }
+        }
         let key = || (tp as usize, (*tp).tp_version_tag);
         let tag_valid = || ffi::PyType_HasFeature(tp, ffi::Py_TPFLAGS_VALID_VERSION_TAG as _) != 0;
         if tag_valid() && NATIVE_LIVE_RECEIVERS.with(|known| known.get().contains(&key())) {
