@@ -41,28 +41,28 @@ impl Shared {
     }
 
     /// Take the lock, waiting (GIL released) if another thread holds it.
-    pub fn lock(&self, py: Python<'_>) -> Locked<'_> {
+    fn acquire(&self, py: Python<'_>) -> ReentrantMutexGuard<'_, RefCell<ReceiverStore>> {
         loop {
             if let Some(guard) = self.store.try_lock() {
-                return Locked {
-                    guard,
-                    shared: self,
-                    released: RefCell::new(Released::default()),
-                };
+                return guard;
             }
             py.detach(|| drop(self.store.lock()));
+        }
+    }
+
+    /// Take the lock, to read the store and change it (`Locked::write`).
+    pub fn lock(&self, py: Python<'_>) -> Locked<'_> {
+        Locked {
+            guard: self.acquire(py),
+            shared: self,
+            released: RefCell::new(Released::default()),
         }
     }
 
     /// Read the store under the lock, for a stretch that runs no Python code
     /// and changes nothing (the cheap path of `send`).
     pub fn read<R>(&self, py: Python<'_>, f: impl FnOnce(&ReceiverStore) -> R) -> PyResult<R> {
-        let guard = loop {
-            if let Some(guard) = self.store.try_lock() {
-                break guard;
-            }
-            py.detach(|| drop(self.store.lock()));
-        };
+        let guard = self.acquire(py);
         let store = guard.try_borrow().map_err(|_| reentered())?;
         Ok(f(&store))
     }

@@ -790,34 +790,30 @@ fn sender_alive(py: Python<'_>, sender_ref: Option<&Py<PyAny>>) -> PyResult<bool
     Ok(!sender_ref.bind(py).call0()?.is_none())
 }
 
-/// Whether a weak reference we made still refers to `target`.
-fn refers_to(weak: &Py<PyAny>, target: &Bound<'_, PyAny>) -> bool {
+/// The address of what a weak reference we made refers to, if it is alive.
+fn referent_address(weak: &Py<PyAny>) -> Option<usize> {
     let mut referent = std::ptr::null_mut();
     // SAFETY: `weak` is a weakref.ref we created; GetRef returns a new
-    // reference or NULL. The referent outlives our reference to it.
+    // reference or NULL. The referent is alive elsewhere too, so dropping
+    // our reference frees nothing.
     unsafe {
         if ffi::compat::PyWeakref_GetRef(weak.as_ptr(), &mut referent) <= 0 {
             ffi::PyErr_Clear();
-            return false;
+            return None;
         }
-        let same = referent == target.as_ptr();
         ffi::Py_DECREF(referent);
-        same
     }
+    Some(referent as usize)
+}
+
+/// Whether a weak reference we made still refers to `target`.
+fn refers_to(weak: &Py<PyAny>, target: &Bound<'_, PyAny>) -> bool {
+    referent_address(weak) == Some(target.as_ptr() as usize)
 }
 
 /// Whether a weak reference we made is alive.
 fn weak_alive(weak: &Py<PyAny>) -> bool {
-    let mut referent = std::ptr::null_mut();
-    // SAFETY: as in `refers_to`.
-    unsafe {
-        if ffi::compat::PyWeakref_GetRef(weak.as_ptr(), &mut referent) <= 0 {
-            ffi::PyErr_Clear();
-            return false;
-        }
-        ffi::Py_DECREF(referent);
-        true
-    }
+    referent_address(weak).is_some()
 }
 
 /// The live receivers of `signal` for `sender`, through `_live_receivers`
