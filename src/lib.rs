@@ -40,6 +40,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// benchmarks) can build the module without importing a shared library.
 pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    let sys = py.import("sys")?;
+    let gil_disabled = sys.hasattr("_is_gil_enabled")? && !sys.call_method0("_is_gil_enabled")?.is_truthy()?;
+    lock::GIL_ENABLED.store(!gil_disabled, std::sync::atomic::Ordering::Relaxed);
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Signal>()?;
     m.add_class::<lock::SignalLock>()?;

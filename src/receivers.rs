@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use ahash::AHashMap;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use smallvec::SmallVec;
 
@@ -32,6 +33,47 @@ pub struct Target {
     pub receiver: Py<PyAny>,
     pub sender_ref: Option<Py<PyAny>>,
     pub is_async: bool,
+}
+
+impl Target {
+    /// Whether `resolve_natively` can resolve it: a strong reference or a
+    /// plain weakref to the receiver, a plain weakref (or nothing) to the
+    /// sender; none of them runs Python code when resolved.
+    pub fn resolves_natively(&self) -> bool {
+        // SAFETY: type checks of live objects.
+        let weakref = |obj: &Py<PyAny>| unsafe { ffi::PyWeakref_CheckRefExact(obj.as_ptr()) != 0 };
+        // SAFETY: as above.
+        let strong = unsafe { ffi::PyWeakref_CheckRef(self.receiver.as_ptr()) == 0 };
+        (strong || weakref(&self.receiver)) && self.sender_ref.as_ref().is_none_or(weakref)
+    }
+
+    /// The receiver, if it and the sender it is limited to are alive. Only
+    /// for a target that `resolves_natively`.
+    pub fn resolve_natively<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        if let Some(sender_ref) = &self.sender_ref {
+            weak_referent(py, sender_ref)?;
+        }
+        // SAFETY: checked by `resolves_natively`: a plain weakref or a strong reference.
+        if unsafe { ffi::PyWeakref_CheckRefExact(self.receiver.as_ptr()) } != 0 {
+            weak_referent(py, &self.receiver)
+        } else {
+            Some(self.receiver.bind(py).clone())
+        }
+    }
+}
+
+/// What a plain weakref refers to, if it is alive.
+fn weak_referent<'py>(py: Python<'py>, weak: &Py<PyAny>) -> Option<Bound<'py, PyAny>> {
+    let mut referent = std::ptr::null_mut();
+    // SAFETY: `weak` is a live weakref.ref; GetRef returns a new reference,
+    // or NULL when the referent is dead (or, never for a weakref.ref, with an error set).
+    unsafe {
+        if ffi::compat::PyWeakref_GetRef(weak.as_ptr(), &mut referent) < 0 {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        Bound::from_owned_ptr_or_opt(py, referent)
+    }
 }
 
 /// The receivers that match one sender, in connection order. Shared, so that
@@ -265,6 +307,14 @@ impl ReceiverStore {
     }
 
     /// The snapshot `snapshot` would return, if it is built already.
+    /// `built_snapshot`, borrowed.
+    pub fn built_snapshot_ref(&self, sender: Option<ObjId>) -> Option<&Snapshot> {
+        match sender {
+            Some(key) if key != self.none_id && self.per_sender.contains_key(&key) => self.sender_snapshots.get(&key),
+            _ => self.any_sender.as_ref(),
+        }
+    }
+
     pub fn built_snapshot(&self, sender: Option<ObjId>) -> Option<Snapshot> {
         match sender {
             Some(key) if key != self.none_id && self.per_sender.contains_key(&key) => {

@@ -20,7 +20,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 
 use crate::python;
-use crate::signal::{live_receivers_of, Signal};
+use crate::signal::{live_receivers_of_into, Live, Signal};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -112,16 +112,24 @@ unsafe fn run(
 /// bound-method receiver prepend its `self` without copying
 /// (`PY_VECTORCALL_ARGUMENTS_OFFSET`).
 struct CallArgs<'py> {
-    stack: SmallVec<[*mut ffi::PyObject; 12]>,
+    /// The layout above, for calls with up to `INLINE_ARGS - 3` named arguments...
+    inline: [*mut ffi::PyObject; INLINE_ARGS],
+    /// ...and for longer ones (empty otherwise).
+    spilled: Vec<*mut ffi::PyObject>,
+    len: usize,
     kwnames: Bound<'py, PyTuple>,
     /// A named argument is called `signal`: Python's own call machinery must
     /// report the clash, as it does for Django.
     clashes: bool,
 }
 
+const INLINE_ARGS: usize = 16;
+
 impl<'py> CallArgs<'py> {
     /// # Safety
     /// `args`, `nargsf` and `kwnames` are a valid vectorcall argument layout.
+    // Inlined into `run`, so the result is built in place, not copied.
+    #[inline(always)]
     unsafe fn parse(
         py: Python<'py>,
         signal: *mut ffi::PyObject,
@@ -145,9 +153,13 @@ impl<'py> CallArgs<'py> {
             )));
         }
         let shape = call_shape(py, names.as_ref(), nargs == 1)?;
-        let sender = match (nargs, shape.sender_index) {
-            (1, None) => unsafe { *args },
-            (0, Some(i)) => unsafe { *args.add(i) },
+        // SAFETY (all reads of `args` below): `nargs + nkw` arguments, and
+        // `sender_index < nkw`.
+        let (sender, before, after) = match (nargs, shape.sender_index) {
+            // The named values run on from the sender: one copy.
+            (1, None) => unsafe { (*args, args.add(1), (args, 0)) },
+            // The sender's value sits among them: copied around it.
+            (0, Some(i)) => unsafe { (*args.add(i), args, (args.add(i + 1), nkw - i - 1)) },
             (1, Some(_)) => {
                 return Err(PyTypeError::new_err(format!(
                     "{}() got multiple values for argument 'sender'",
@@ -161,32 +173,54 @@ impl<'py> CallArgs<'py> {
                 )))
             }
         };
-        let mut stack = SmallVec::with_capacity(nkw + 3);
-        stack.push(ptr::null_mut());
-        stack.push(signal);
-        stack.push(sender);
-        for i in 0..nkw {
-            if Some(i) != shape.sender_index {
-                stack.push(unsafe { *args.add(nargs + i) });
-            }
-        }
-        Ok(CallArgs {
-            stack,
+        let before_len = match shape.sender_index {
+            Some(i) => i,
+            None => nkw,
+        };
+        let len = 3 + before_len + after.1;
+        let mut call = CallArgs {
+            inline: [ptr::null_mut(); INLINE_ARGS],
+            spilled: Vec::new(),
+            len,
             kwnames: shape.kwnames,
             clashes: shape.clashes,
-        })
+        };
+        let stack = if len <= INLINE_ARGS {
+            &mut call.inline[..len]
+        } else {
+            call.spilled.resize(len, ptr::null_mut());
+            &mut call.spilled[..]
+        };
+        stack[1] = signal;
+        stack[2] = sender;
+        // SAFETY: both runs lie within the caller's arguments, and `stack`
+        // has room for them (`len`).
+        unsafe {
+            ptr::copy_nonoverlapping(before, stack.as_mut_ptr().add(3), before_len);
+            ptr::copy_nonoverlapping(after.0, stack.as_mut_ptr().add(3 + before_len), after.1);
+        }
+        Ok(call)
+    }
+
+    fn stack(&self) -> &[*mut ffi::PyObject] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
     }
 
     fn sender(&self) -> *mut ffi::PyObject {
-        self.stack[2]
+        self.stack()[2]
     }
 
     /// `named`, as a dict (for the Python side: async receivers, clashes).
     fn named(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let named = PyDict::new(py);
+        let stack = self.stack();
         for (i, name) in self.kwnames.iter().enumerate().skip(2) {
             // SAFETY: the caller's argument array outlives this send.
-            named.set_item(name, unsafe { Bound::from_borrowed_ptr(py, self.stack[i + 1]) })?;
+            named.set_item(name, unsafe { Bound::from_borrowed_ptr(py, stack[i + 1]) })?;
         }
         Ok(named)
     }
@@ -304,31 +338,30 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) 
     }
     // SAFETY: the sender is borrowed from the caller's arguments.
     let sender = unsafe { Bound::from_borrowed_ptr(py, call.sender()) };
-    if !this.use_caching_enabled() {
+    if !this.use_caching_enabled() && !sender.is_none() {
         // Django looks the sender up in its (unused) sender cache, a dict:
         // an unhashable sender is a TypeError. With caching, `live_receivers`
         // checks more.
         sender.hash()?;
     }
-    let live = live_receivers_of(signal, &sender)?;
+    let mut live = Live::default();
+    live_receivers_of_into(signal, &sender, &mut live)?;
 
+    let presized = live.asynchronous.is_empty();
     // SAFETY: a new list of the final length when every receiver is sync;
     // its slots are filled in order below, and a list dropped with slots
     // still empty (a receiver raised) is freed correctly.
     let responses = unsafe {
-        let length = if live.asynchronous.is_empty() {
-            live.sync.len()
-        } else {
-            0
-        };
+        let length = if presized { live.sync.len() } else { 0 };
         Bound::from_owned_ptr_or_err(py, ffi::PyList_New(length as ffi::Py_ssize_t))?.cast_into_unchecked::<PyList>()
     };
-    let presized = live.asynchronous.is_empty();
-    let stack = &call.stack;
+    let stack = call.stack();
     let kwnames = call.kwnames.as_ptr();
-    for (index, receiver) in live.sync.iter().enumerate() {
+    // Each receiver's reference moves into its response pair; those not
+    // reached (a receiver raised) are released when the drain is dropped.
+    for (index, receiver) in live.sync.drain(..).enumerate() {
         let response = if call.clashes {
-            call_with_clash(signal, receiver, &sender, call)
+            call_with_clash(signal, &receiver, &sender, call)
         } else {
             // SAFETY: `stack[1..]` holds one borrowed argument per name in
             // `kwnames`; `stack[0]` is the spare slot the offset flag allows
@@ -349,19 +382,19 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) 
             (Ok(response), _) => response,
             (Err(err), Mode::Robust) if err.is_instance_of::<PyException>(py) => {
                 let err = err.into_value(py).into_bound(py).into_any();
-                signal.call_method1(intern!(py, "_log_robust_failure"), (receiver, &err))?;
+                signal.call_method1(intern!(py, "_log_robust_failure"), (&receiver, &err))?;
                 err
             }
             (Err(err), _) => return Err(err),
         };
-        // SAFETY: a new 2-tuple filled with two new references; `index` is
+        // SAFETY: a new 2-tuple filled with two owned references; `index` is
         // within the presized list, whose slot is still empty.
         unsafe {
             let pair = ffi::PyTuple_New(2);
             if pair.is_null() {
                 return Err(PyErr::fetch(py));
             }
-            ffi::PyTuple_SET_ITEM(pair, 0, receiver.clone().into_ptr());
+            ffi::PyTuple_SET_ITEM(pair, 0, receiver.into_ptr());
             ffi::PyTuple_SET_ITEM(pair, 1, response.into_ptr());
             if presized {
                 ffi::PyList_SET_ITEM(responses.as_ptr(), index as ffi::Py_ssize_t, pair);

@@ -3,7 +3,7 @@
 //! Behaviour follows Django 6.1's `dispatcher.py`; where this file departs
 //! from it, a comment says so. `send` and `send_robust` live in `send.rs`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyDeprecationWarning, PyTypeError, PyValueError};
@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 use crate::keys::{make_id, sender_key_from_object, ObjId, ReceiverKey};
 use crate::lock::{Locked, Shared, SignalLock};
 use crate::python;
-use crate::receivers::{CachedSender, Entry, Snapshot};
+use crate::receivers::{CachedSender, Entry, Snapshot, Target};
 
 /// Base class for all signals.
 ///
@@ -30,6 +30,11 @@ pub struct Signal {
     /// Django's `_dead_receivers`: a receiver or sender died since the last cleanup.
     dead: Arc<AtomicBool>,
     use_caching: AtomicBool,
+    /// The type (and its version tag) last found to use the native
+    /// `_live_receivers`; a type's tag changes whenever an attribute of it or
+    /// of a base is set, so the check is trusted until then.
+    native_live_type: AtomicUsize,
+    native_live_tag: AtomicU32,
     lock: Py<SignalLock>,
     /// The callback of every weak reference the signal creates.
     on_dead: Py<FlagDeadReceivers>,
@@ -57,9 +62,17 @@ pub struct Live<'py> {
     pub asynchronous: SmallVec<[Bound<'py, PyAny>; 2]>,
 }
 
-impl Live<'_> {
+impl<'py> Live<'py> {
     pub fn is_empty(&self) -> bool {
         self.sync.is_empty() && self.asynchronous.is_empty()
+    }
+
+    fn push(&mut self, receiver: Bound<'py, PyAny>, is_async: bool) {
+        if is_async {
+            self.asynchronous.push(receiver);
+        } else {
+            self.sync.push(receiver);
+        }
     }
 }
 
@@ -76,6 +89,8 @@ impl Signal {
             shared,
             dead,
             use_caching: AtomicBool::new(false),
+            native_live_type: AtomicUsize::new(0),
+            native_live_tag: AtomicU32::new(0),
         })
     }
 
@@ -408,14 +423,28 @@ impl Signal {
     /// Django's `_live_receivers`: the receivers for `sender`, weak references
     /// resolved, dead ones skipped, split into sync and async.
     pub fn live_receivers<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>) -> PyResult<Live<'py>> {
+        let mut live = Live::default();
+        self.live_receivers_into(py, sender, &mut live)?;
+        Ok(live)
+    }
+
+    /// `live_receivers`, filling `live` (empty) in place: the hot path of `send`.
+    pub fn live_receivers_into<'py>(
+        &self,
+        py: Python<'py>,
+        sender: &Bound<'py, PyAny>,
+        live: &mut Live<'py>,
+    ) -> PyResult<()> {
         if self.use_caching_enabled() {
             check_cacheable(sender)?;
+        }
+        if self.resolve_built(py, sender, live)? {
+            return Ok(());
         }
         let snapshot = self.snapshot_for(py, sender)?;
         // Resolved all at once before any receiver runs, as in Django: a
         // receiver that disconnects or kills another does not stop it from
         // being called in this send.
-        let mut live = Live::default();
         for target in snapshot.iter() {
             let Some(receiver) = resolve(py, &target.receiver)? else {
                 continue;
@@ -423,13 +452,58 @@ impl Signal {
             if !sender_alive(py, target.sender_ref.as_ref())? {
                 continue;
             }
-            if target.is_async {
-                live.asynchronous.push(receiver);
-            } else {
-                live.sync.push(receiver);
+            live.push(receiver, target.is_async);
+        }
+        Ok(())
+    }
+
+    /// The usual case of `live_receivers`: nothing flagged dead, the
+    /// receivers for `sender` already built, and every one of them a strong
+    /// reference or a plain weakref (a `WeakMethod` resolves by running Python
+    /// code). They are then resolved while the store is read, without taking
+    /// a reference to its snapshot. False, with `live` untouched, otherwise.
+    fn resolve_built<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>, live: &mut Live<'py>) -> PyResult<bool> {
+        enum Outcome {
+            Resolved,
+            NeedsSenderKey,
+            Elsewhere,
+        }
+        if self.dead.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let caching = self.use_caching_enabled();
+        let mut sender_key = None;
+        loop {
+            let outcome = self.shared.read(py, |store| {
+                let targets = if caching {
+                    store
+                        .cached_sender(sender.as_ptr() as usize)
+                        .filter(|c| refers_to(&c.sender_ref, sender))
+                        .map(|c| &c.receivers)
+                } else if sender_key.is_none() && store.has_sender_specific() {
+                    return Outcome::NeedsSenderKey;
+                } else {
+                    store.built_snapshot_ref(sender_key)
+                };
+                match targets {
+                    Some(targets) if targets.iter().all(Target::resolves_natively) => {
+                        for target in targets.iter() {
+                            if let Some(receiver) = target.resolve_natively(py) {
+                                live.push(receiver, target.is_async);
+                            }
+                        }
+                        Outcome::Resolved
+                    }
+                    _ => Outcome::Elsewhere,
+                }
+            })?;
+            match outcome {
+                Outcome::Resolved => return Ok(true),
+                Outcome::Elsewhere => return Ok(false),
+                // Computed between two reads, since it may run Python code.
+                Outcome::NeedsSenderKey => sender_key = Some(make_id(sender)?),
             }
         }
-        Ok(live)
     }
 
     fn snapshot_for(&self, py: Python<'_>, sender: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
@@ -820,32 +894,34 @@ fn weak_alive(weak: &Py<PyAny>) -> bool {
 /// when user code replaced it (on the class, as sentry-sdk does, on a
 /// subclass, or on the instance), natively otherwise.
 pub fn live_receivers_of<'py>(signal: &Bound<'py, Signal>, sender: &Bound<'py, PyAny>) -> PyResult<Live<'py>> {
+    let mut live = Live::default();
+    live_receivers_of_into(signal, sender, &mut live)?;
+    Ok(live)
+}
+
+/// `live_receivers_of`, filling `live` (empty) in place.
+pub fn live_receivers_of_into<'py>(
+    signal: &Bound<'py, Signal>,
+    sender: &Bound<'py, PyAny>,
+    live: &mut Live<'py>,
+) -> PyResult<()> {
     let py = signal.py();
     if !live_receivers_replaced(signal)? {
-        return signal.get().live_receivers(py, sender);
+        return signal.get().live_receivers_into(py, sender, live);
     }
     let (sync, asynchronous): (Bound<'py, PyAny>, Bound<'py, PyAny>) = signal
         .call_method1(intern!(py, "_live_receivers"), (sender,))?
         .extract()?;
-    let mut live = Live::default();
     for receiver in sync.try_iter()? {
         live.sync.push(receiver?);
     }
     for receiver in asynchronous.try_iter()? {
         live.asynchronous.push(receiver?);
     }
-    Ok(live)
+    Ok(())
 }
 
-thread_local! {
-    /// Signal types known to use the native `_live_receivers`, with the
-    /// version tag they had when checked.
-    static NATIVE_LIVE_RECEIVERS: std::cell::Cell<[(usize, u32); 2]> = const { std::cell::Cell::new([(0, 0); 2]) };
-}
-
-/// Whether `signal._live_receivers` is anything but the native method. A
-/// type's version tag changes whenever an attribute of it or of a base is
-/// set, so a type checked once is trusted until then.
+/// Whether `signal._live_receivers` is anything but the native method.
 fn live_receivers_replaced(signal: &Bound<'_, Signal>) -> PyResult<bool> {
     let py = signal.py();
     let name = intern!(py, "_live_receivers");
@@ -872,18 +948,19 @@ fn live_receivers_replaced(signal: &Bound<'_, Signal>) -> PyResult<bool> {
                 return Ok(true);
             }
         }
-        let key = || (tp as usize, (*tp).tp_version_tag);
+        let this = signal.get();
         let tag_valid = || ffi::PyType_HasFeature(tp, ffi::Py_TPFLAGS_VALID_VERSION_TAG as _) != 0;
-        if tag_valid() && NATIVE_LIVE_RECEIVERS.with(|known| known.get().contains(&key())) {
+        if tag_valid()
+            && this.native_live_type.load(Ordering::Relaxed) == tp as usize
+            && this.native_live_tag.load(Ordering::Relaxed) == (*tp).tp_version_tag
+        {
             return Ok(false);
         }
         let replaced = !signal.get_type().getattr(name)?.is(python::native_live_receivers(py)?);
         // The lookup gave the type a valid tag, if it can have one.
         if !replaced && tag_valid() {
-            NATIVE_LIVE_RECEIVERS.with(|known| {
-                let [first, _] = known.get();
-                known.set([key(), first]);
-            });
+            this.native_live_type.store(tp as usize, Ordering::Relaxed);
+            this.native_live_tag.store((*tp).tp_version_tag, Ordering::Relaxed);
         }
         Ok(replaced)
     }
