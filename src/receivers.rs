@@ -39,6 +39,7 @@ impl Target {
     /// Whether `resolve_natively` can resolve it: a strong reference or a
     /// plain weakref to the receiver, a plain weakref (or nothing) to the
     /// sender; none of them runs Python code when resolved.
+    #[inline]
     pub fn resolves_natively(&self) -> bool {
         // SAFETY: type checks of live objects.
         let weakref = |obj: &Py<PyAny>| unsafe { ffi::PyWeakref_CheckRefExact(obj.as_ptr()) != 0 };
@@ -49,6 +50,7 @@ impl Target {
 
     /// The receiver, if it and the sender it is limited to are alive. Only
     /// for a target that `resolves_natively`.
+    #[inline]
     pub fn resolve_natively<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
         if let Some(sender_ref) = &self.sender_ref {
             weak_referent(py, sender_ref)?;
@@ -63,6 +65,7 @@ impl Target {
 }
 
 /// What a plain weakref refers to, if it is alive.
+#[inline]
 fn weak_referent<'py>(py: Python<'py>, weak: &Py<PyAny>) -> Option<Bound<'py, PyAny>> {
     let mut referent = std::ptr::null_mut();
     // SAFETY: `weak` is a live weakref.ref; GetRef returns a new reference,
@@ -308,6 +311,7 @@ impl ReceiverStore {
 
     /// The snapshot `snapshot` would return, if it is built already.
     /// `built_snapshot`, borrowed.
+    #[inline]
     pub fn built_snapshot_ref(&self, sender: Option<ObjId>) -> Option<&Snapshot> {
         match sender {
             Some(key) if key != self.none_id && self.per_sender.contains_key(&key) => self.sender_snapshots.get(&key),

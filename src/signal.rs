@@ -67,6 +67,7 @@ impl<'py> Live<'py> {
         self.sync.is_empty() && self.asynchronous.is_empty()
     }
 
+    #[inline]
     fn push(&mut self, receiver: Bound<'py, PyAny>, is_async: bool) {
         if is_async {
             self.asynchronous.push(receiver);
@@ -429,6 +430,7 @@ impl Signal {
     }
 
     /// `live_receivers`, filling `live` (empty) in place: the hot path of `send`.
+    #[inline]
     pub fn live_receivers_into<'py>(
         &self,
         py: Python<'py>,
@@ -462,6 +464,7 @@ impl Signal {
     /// reference or a plain weakref (a `WeakMethod` resolves by running Python
     /// code). They are then resolved while the store is read, without taking
     /// a reference to its snapshot. False, with `live` untouched, otherwise.
+    #[inline]
     fn resolve_built<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>, live: &mut Live<'py>) -> PyResult<bool> {
         enum Outcome {
             Resolved,
@@ -900,6 +903,7 @@ pub fn live_receivers_of<'py>(signal: &Bound<'py, Signal>, sender: &Bound<'py, P
 }
 
 /// `live_receivers_of`, filling `live` (empty) in place.
+#[inline]
 pub fn live_receivers_of_into<'py>(
     signal: &Bound<'py, Signal>,
     sender: &Bound<'py, PyAny>,
@@ -922,6 +926,7 @@ pub fn live_receivers_of_into<'py>(
 }
 
 /// Whether `signal._live_receivers` is anything but the native method.
+#[inline]
 fn live_receivers_replaced(signal: &Bound<'_, Signal>) -> PyResult<bool> {
     let py = signal.py();
     let name = intern!(py, "_live_receivers");
