@@ -97,10 +97,14 @@ class Alias:
     def __call__(self, module):
         __import__(self.target)
         target = sys.modules[self.target]
-        sys.modules[module.__name__] = target
         # What the target stands in for: the public names of the module that
-        # is set aside.
-        return {name: getattr(module, name, None) for name in target.__all__}
+        # is set aside. The swap comes last: an action that fails (reported by
+        # _run_action) leaves the module in place.
+        originals = {
+            name: getattr(module, name, None) for name in getattr(target, "__all__", ())
+        }
+        sys.modules[module.__name__] = target
+        return originals
 
     def __repr__(self):
         return f"Alias({self.target!r})"
