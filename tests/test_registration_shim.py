@@ -2,7 +2,7 @@
 importing it gives ``fastdispatch.registration.signals``; with
 ``FASTDISPATCH_DISABLE``, django-registration keeps its own module.
 
-Like ``test_shim.py`` (whose helpers and fixtures these tests use), every
+Like ``test_shim.py`` (whose functions and fixtures these tests use), every
 check of the start-up hook runs in a fresh interpreter.
 """
 
