@@ -4,7 +4,8 @@ Run with ``make demo`` (or ``.venv/bin/python examples/demo.py`` once the
 package is installed). The project is configured here, in-process: an
 in-memory SQLite database, Django's auth and contenttypes apps and ``demoapp``
 (one model, one view). Nothing in it mentions fastdispatch except this report:
-the installed shim makes ``django.dispatch.Signal`` the native class.
+the installed shim makes ``django.dispatch.Signal`` the native class. Then
+``demo_registration`` runs fastdispatch.registration's two-phase workflow.
 
 Set ``FASTDISPATCH_DISABLE=1`` to run the same demo on Django's own dispatcher.
 """
@@ -19,6 +20,8 @@ from django.conf import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import demo_registration  # noqa: E402
+
 settings.configure(
     DEBUG=False,
     SECRET_KEY="demo-only-not-secret",
@@ -27,12 +30,14 @@ settings.configure(
         "django.contrib.contenttypes",
         "django.contrib.auth",
         "demoapp",
+        *demo_registration.APPS,
     ],
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     ROOT_URLCONF="demoapp.urls",
     MIDDLEWARE=[],
     USE_TZ=True,
     DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+    **demo_registration.SETTINGS,
 )
 django.setup()
 
@@ -180,6 +185,7 @@ def main():
     request_signals()
     custom_signal()
     robust_send()
+    demo_registration.run(heading)
     return 0
 
 

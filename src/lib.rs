@@ -6,16 +6,20 @@
 //! - `keys`: lookup keys (`_make_id`)
 //! - `lock`: the signal's lock and `signal.lock`
 //! - `python`: the Python objects the core calls out to
+//! - `registration`: `RegistrationBackend`, the base class of the
+//!   registration workflows of `fastdispatch.registration`
 
 mod keys;
 mod lock;
 mod python;
 mod receivers;
+mod registration;
 mod send;
 mod signal;
 
 use pyo3::prelude::*;
 
+pub use registration::RegistrationBackend;
 pub use signal::Signal;
 
 /// Django's `_make_id`: `id(target)`, or `(id(target.__self__), id(target.__func__))`.
@@ -49,6 +53,7 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_make_id, m)?)?;
     m.add("NONE_ID", keys::ObjId::of_none().to_object(py)?)?;
     m.add_class::<signal::SenderReceiversCache>()?;
+    m.add_class::<RegistrationBackend>()?;
     // Django's marker for "no receivers" in `sender_receivers_cache`.
     m.add("NO_RECEIVERS", python::no_receivers(py))?;
 

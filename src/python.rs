@@ -3,6 +3,7 @@
 //! Django and asgiref are imported lazily, on first use, so that importing
 //! `fastdispatch` costs nothing until a signal is connected.
 
+use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
@@ -80,6 +81,43 @@ pub fn glue<'py>(py: Python<'py>, attr: &str) -> PyResult<Bound<'py, PyAny>> {
         .get_or_try_init(py, || py.import("fastdispatch._glue").map(Bound::unbind))?
         .bind(py)
         .getattr(attr)
+}
+
+/// `fastdispatch.registration.signals`, where the registration backends
+/// find `user_registered` and `user_activated`.
+pub fn registration_signals(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || py.import("fastdispatch.registration.signals").map(Bound::unbind))
+        .map(|m| m.bind(py).clone())
+}
+
+/// The extra that installs django-registration, named in the error raised
+/// when it is missing.
+const REGISTRATION_EXTRA: &str = "django-fastdispatch[registration]";
+
+/// django-registration's `RegistrationForm`. When django-registration cannot
+/// be imported, Django's `ImproperlyConfigured` (naming the extra that
+/// installs it), caused by the `ImportError`. Imported at every call rather
+/// than kept: a module already imported is only a `sys.modules` look-up.
+pub fn registration_form(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    match py
+        .import("django_registration.forms")
+        .and_then(|m| m.getattr("RegistrationForm"))
+    {
+        Err(err) if err.is_instance_of::<PyImportError>(py) => {
+            let message = format!(
+                "fastdispatch.registration takes its forms from django-registration, which cannot be imported \
+                 ({}): install it with the extra, pip install \"{REGISTRATION_EXTRA}\"",
+                err.value(py)
+            );
+            let improperly_configured = py.import("django.core.exceptions")?.getattr("ImproperlyConfigured")?;
+            let error = PyErr::from_value(improperly_configured.call1((message,))?);
+            error.set_cause(py, Some(err));
+            Err(error)
+        }
+        other => other,
+    }
 }
 
 /// Django's `NO_RECEIVERS` marker, exported as `fastdispatch.NO_RECEIVERS`.

@@ -41,6 +41,50 @@ def test_demo_runs_on_the_native_dispatcher():
     assert "also_fine        -> 'also fine'" in lines
 
 
+def registration_part(lines):
+    start = lines.index(
+        "== Registration, two phases (fastdispatch.registration DefaultBackend)"
+    )
+    return lines[start + 1 :]
+
+
+def test_demo_runs_the_two_phase_registration_workflow():
+    part = registration_part(run_demo())
+    heard_registered = (
+        "heard user_registered: sender=DefaultBackend, user=alice, "
+        "request=POST /accounts/register/"
+    )
+    heard_activated = [line for line in part if "heard user_activated" in line]
+    expected = [
+        "django_registration.signals is fastdispatch.registration.signals: True",
+        "POST /accounts/register/ (alice)",
+        heard_registered,
+        "-> 302 /accounts/register/complete/",
+        "alice: is_active=False",
+        "email to alice@example.com: 'Activate your account on testserver'",
+        # The link, shortened; read from the email.
+        part[6],
+        "log in before activation: False",
+        "GET the activation link",
+        *heard_activated,
+        "-> 302 /accounts/activate/complete/",
+        "alice: is_active=True",
+        "log in after activation: True",
+        "GET the activation link again",
+        "-> 200 (refused)",
+        "receivers connected through django_registration.signals heard: "
+        "user_registered, user_activated",
+    ]
+    assert part == expected
+    assert part[6].startswith("activation link: /accounts/activate/")
+    # Heard once, during the GET of the same link.
+    [activated] = heard_activated
+    link = part[6].removeprefix("activation link: ")
+    assert activated == (
+        f"heard user_activated: sender=DefaultBackend, user=alice, request=GET {link}"
+    )
+
+
 def test_demo_runs_on_djangos_dispatcher_when_disabled():
     lines = run_demo(disable=True)
     assert (
@@ -48,3 +92,14 @@ def test_demo_runs_on_djangos_dispatcher_when_disabled():
         in lines
     )
     assert "broken           -> ValueError('boom')" in lines
+    # The workflow runs all the same; django-registration keeps its own
+    # signals, which hear nothing of it.
+    part = registration_part(lines)
+    assert (
+        "django_registration.signals is fastdispatch.registration.signals: False"
+        in part
+    )
+    assert "log in after activation: True" in part
+    assert (
+        "receivers connected through django_registration.signals heard: nothing" in part
+    )

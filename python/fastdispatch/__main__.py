@@ -1,9 +1,10 @@
 """``python -m fastdispatch``: report which dispatcher this Python would use.
 
 Prints the versions of fastdispatch, Django and Python, where the native module
-was loaded from, whether the start-up shim is active and whether
+was loaded from, whether the start-up shim is active, whether
 ``django.dispatch.Signal`` is ``fastdispatch.Signal`` in this process (Django's
-dispatcher is imported to find out).
+dispatcher is imported to find out) and, when django-registration is installed,
+whether ``django_registration.signals`` is ``fastdispatch.registration.signals``.
 """
 
 import platform
@@ -28,6 +29,16 @@ def _shim_line(state):
     return "active (" + ", ".join(done) + ")"
 
 
+def _registration_line():
+    try:
+        import django_registration.signals as theirs
+    except ImportError:
+        return "django_registration.signals: not installed"
+    import fastdispatch.registration.signals as ours
+
+    return f"django_registration.signals is {ours.__name__}: {theirs is ours}"
+
+
 def report():
     """The report's lines."""
     try:
@@ -46,6 +57,7 @@ def report():
         f"native module: {_native.__file__}",
         f"shim: {_shim_line(state)}",
         f"django.dispatch.Signal is {native}: {same}",
+        _registration_line(),
         f"Django: {django_version}",
         f"Python: {platform.python_version()} "
         f"({platform.python_implementation()}, {sys.executable})",

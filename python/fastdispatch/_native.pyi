@@ -3,7 +3,15 @@
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeAlias, final
 
-__all__ = ["__version__", "Signal", "SignalLock", "_make_id", "NONE_ID", "NO_RECEIVERS"]
+__all__ = [
+    "__version__",
+    "Signal",
+    "SignalLock",
+    "RegistrationBackend",
+    "_make_id",
+    "NONE_ID",
+    "NO_RECEIVERS",
+]
 
 __version__: str
 
@@ -79,3 +87,27 @@ class Signal:
     def _clear_dead_receivers(self) -> None: ...
     def _flag_dead_receivers(self, reference: object = None) -> None: ...
     def _log_robust_failure(self, receiver: _Receiver, err: BaseException) -> None: ...
+
+_RedirectTo: TypeAlias = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+class RegistrationBackend:
+    """Base class of registration backends (``fastdispatch.registration``).
+
+    ``register`` and ``activate`` call the hooks ``create_user`` and
+    ``activate_user``, send ``user_registered`` / ``user_activated`` with
+    ``sender=type(self)``, ``user`` and ``request``, and return the user
+    (``activate``: False when the hook returns a false value). A class that
+    does not implement ``activate_user`` has no activation step.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def register(self, request: Any, **kwargs: Any) -> Any: ...
+    def activate(self, request: Any, **kwargs: Any) -> Any: ...
+    def create_user(self, request: Any, **kwargs: Any) -> Any: ...
+    def activate_user(self, request: Any, **kwargs: Any) -> Any: ...
+    def registration_allowed(self, request: Any) -> bool: ...
+    def get_form_class(self, request: Any) -> type[Any]: ...
+    def post_registration_redirect(self, request: Any, user: Any) -> _RedirectTo: ...
+    def post_activation_redirect(self, request: Any, user: Any) -> _RedirectTo: ...
+    @property
+    def has_activation_step(self) -> bool: ...

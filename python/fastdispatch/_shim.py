@@ -19,6 +19,11 @@ stays Django's.
 
 Another module can be taken over the same way by adding its name and an
 action to ``_ACTIONS``: the action receives the module after its own code ran.
+An :class:`Alias` action goes further and puts another module in its place:
+that is how ``import django_registration.signals`` (django-registration's two
+registration signals) gives ``fastdispatch.registration.signals``, so that
+django-registration's views and fastdispatch's registration backends send
+through the same native signals.
 
 ``FASTDISPATCH_DISABLE=1`` (or ``true``/``yes``/``on``) turns all of it off:
 the start-up hook then does nothing at all.
@@ -79,12 +84,42 @@ def _attach_shim(module):
     return None
 
 
+class Alias:
+    """An action that makes a module an alias of another: once the module's
+    own code ran, ``sys.modules`` holds the ``target`` module under its name.
+    The import system hands every importer what ``sys.modules`` holds once
+    the loader is done, and binds that on the parent package, so
+    ``import name`` and ``from parent import child`` both give the target."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __call__(self, module):
+        __import__(self.target)
+        target = sys.modules[self.target]
+        # What the target stands in for: the public names of the module that
+        # is set aside. The swap comes last: an action that fails (reported by
+        # _run_action) leaves the module in place.
+        originals = {
+            name: getattr(module, name, None) for name in getattr(target, "__all__", ())
+        }
+        sys.modules[module.__name__] = target
+        return originals
+
+    def __repr__(self):
+        return f"Alias({self.target!r})"
+
+
+# The signals of django-registration, replaced by fastdispatch's own.
+REGISTRATION_SIGNALS = "django_registration.signals"
+
 # module name -> action run on the module right after its own code.
 # An action returns {name: original} for what it replaced (recorded in
 # status()), or None when it replaced nothing worth reporting.
 _ACTIONS = {
     "django.dispatch.dispatcher": _patch_django_dispatcher,
     "fastdispatch": _attach_shim,
+    REGISTRATION_SIGNALS: Alias("fastdispatch.registration.signals"),
 }
 
 
@@ -231,6 +266,13 @@ def django_patched():
     return "django.dispatch.dispatcher" in _state.patched
 
 
+def registration_signals_aliased():
+    """Whether ``django_registration.signals`` was imported and is
+    ``fastdispatch.registration.signals`` (False also when it is not
+    imported yet, or django-registration is not installed)."""
+    return REGISTRATION_SIGNALS in _state.patched
+
+
 def is_active():
     """Whether the shim is at work in this process: its hook is installed, or
     it already took over ``django.dispatch``."""
@@ -244,6 +286,7 @@ def status():
         "hook_installed": hook_installed(),
         "django_imported": "django.dispatch.dispatcher" in sys.modules,
         "django_patched": django_patched(),
+        "registration_signals_aliased": registration_signals_aliased(),
         "patched_modules": sorted(_state.patched),
         "errors": {name: repr(err) for name, err in _state.errors.items()},
     }
