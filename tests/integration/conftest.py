@@ -3,158 +3,32 @@ django-debug-toolbar) on Django's real signals, which the shim makes native
 ``fastdispatch.Signal`` objects.
 
 They need Django set up with installed apps and a database (``settings.py``,
-the ``testapp`` app), while ``tests/conftest.py`` configures Django once per
-process, bare, for the Signal suite; Django's settings and app registry cannot
-be set up a second time in one process. So every test file here runs in an
-interpreter of its own:
-
-* Under the main suite (``pytest``, ``pytest tests/``, or
-  ``pytest tests/integration``), ``tests/conftest.py`` has configured Django
-  by the time this file loads. Each ``test_*.py`` is then collected as a
-  single item, which runs ``python -m pytest --confcutdir=tests/integration
-  <file>`` in a fresh interpreter (the same one, so the same installed wheel
-  and shim, and the same environment, ``FASTDISPATCH_DISABLE`` included) and
-  fails with that run's output if anything in it fails.
-* In that run, ``--confcutdir`` keeps ``tests/conftest.py`` out: Django is not
-  configured yet when this file loads, so it is configured here from
-  ``settings.py`` and set up, and the tests run in process, on an in-memory
-  SQLite database migrated once.
-
-To run one file by itself, with pytest's own report of each test::
+the ``testapp`` app), so each test file runs in an interpreter of its own
+(see ``tests/isolated_django.py``). To run one file by itself, with pytest's
+own report of each test::
 
     python -m pytest --confcutdir=tests/integration tests/integration/test_sentry.py
 """
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import django
-import django.dispatch
-import pytest
-from django.conf import settings
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-# A hang guard for the run of one file, not a timing check.
-CHILD_TIMEOUT = 600
-
-# Whether the shim should be on: FASTDISPATCH_DISABLE, as the start-up hook reads it.
-NATIVE = os.environ.get("FASTDISPATCH_DISABLE", "").strip().lower() not in {
-    "1",
-    "true",
-    "yes",
-    "on",
-}
+import isolated_django
 
 # Django already configured (by tests/conftest.py): run each file elsewhere.
-DELEGATE = settings.configured
-
-
-# --- in the main suite: one item per file, run in its own interpreter --------
-
-
-class ChildRunFailed(Exception):
-    pass
-
-
-class IsolatedRun(pytest.Item):
-    """All the tests of one file, run by pytest in a fresh interpreter."""
-
-    def runtest(self):
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            f"--confcutdir={HERE}",
-            "-ra",
-            str(self.path),
-        ]
-        result = subprocess.run(
-            command,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=CHILD_TIMEOUT,
-        )
-        if result.returncode != 0:
-            raise ChildRunFailed(
-                f"{' '.join(command)}\nexited with {result.returncode}:\n"
-                f"{result.stdout}{result.stderr}"
-            )
-
-    def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, ChildRunFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self):
-        return self.path, None, f"{self.path.name}, in its own interpreter"
-
-
-class IsolatedFile(pytest.File):
-    def collect(self):
-        yield IsolatedRun.from_parent(self, name="own-interpreter")
+DELEGATE = isolated_django.delegating()
 
 
 def pytest_pycollect_makemodule(module_path, parent):
     if DELEGATE:
-        return IsolatedFile.from_parent(parent, path=module_path)
+        return isolated_django.isolated_file(module_path, parent)
     return None
 
 
-# --- in the file's own interpreter: Django set up for these tests ------------
-
-
-def _configure_django():
+if not DELEGATE:
     from integration import settings as test_settings
 
-    settings.configure(
-        **{
-            name: getattr(test_settings, name)
-            for name in dir(test_settings)
-            if name.isupper()
-        }
-    )
-    django.setup()
+    isolated_django.configure_django(test_settings)
 
-    # Whichever dispatcher runs these tests, it must be the one asked for:
-    # passing on Django's own dispatcher by mistake would prove nothing.
-    import fastdispatch
-    from django.db.models.signals import post_save
-
-    native = django.dispatch.Signal is fastdispatch.Signal
-    if native != NATIVE or isinstance(post_save, fastdispatch.Signal) != NATIVE:
-        raise RuntimeError(
-            f"django.dispatch.Signal is {django.dispatch.Signal!r}, expected "
-            + ("fastdispatch.Signal" if NATIVE else "Django's own")
-            + " (is the package installed from its wheel, with its start-up hook?)"
-        )
-
-
-if not DELEGATE:
-    _configure_django()
-
-    @pytest.fixture(scope="session", autouse=True)
-    def _database():
-        from django.core.management import call_command
-
-        call_command("migrate", run_syncdb=True, interactive=False, verbosity=0)
-
-    @pytest.fixture
-    def db():
-        """Each test's writes rolled back after it."""
-        from django.db import transaction
-
-        with transaction.atomic():
-            yield
-            transaction.set_rollback(True)
+    from isolated_django import _database, db  # noqa: F401 (fixtures)
 
 
 def pytest_report_header(config):
-    if DELEGATE:
-        return "integration tests: each file in its own interpreter"
-    return f"integration tests: django.dispatch.Signal is {django.dispatch.Signal!r}"
+    return "integration tests: " + isolated_django.report_header(config)
