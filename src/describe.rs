@@ -42,12 +42,12 @@ pub enum ReceiverKind {
     Method,
     /// A `functools.partial`: the function it wraps is described.
     Partial,
-    /// An instance of a Python class with `__call__`, which is described.
+    /// An object whose class defines `__call__` in Python, which is described.
     CallableObject,
     /// A class, called to build an instance.
     Class,
-    /// Native code (a builtin, or an object of a type written in C): no file
-    /// or line.
+    /// Native code (a builtin function, or an object whose `__call__` is
+    /// native): no file or line.
     Builtin,
 }
 
@@ -432,32 +432,37 @@ const MAX_UNWRAP: usize = 32;
 /// function of a chain of decorators (`__wrapped__`).
 fn locate(receiver: &Bound<'_, PyAny>) -> PyResult<Code> {
     let py = receiver.py();
-    let kind = kind_of(receiver)?;
+    let connected_kind = kind_of(receiver)?;
     let mut target = receiver.clone();
     // Kept alive, so that their addresses stay theirs while compared.
     let mut seen = vec![receiver.clone()];
-    let mut called = false;
+    let mut through_call = false;
     for _ in 0..MAX_UNWRAP {
-        let next = if let Some(function) = method_function(&target)? {
-            Some(function)
-        } else if is_partial(&target)? {
-            attribute(&target, intern!(py, "func"))?
-        } else if let Some(wrapped) = attribute(&target, intern!(py, "__wrapped__"))? {
-            Some(wrapped)
-        } else if !called && is_python_instance(&target) {
-            called = true;
-            attribute(target.get_type().as_any(), intern!(py, "__call__"))?
-        } else {
-            None
-        };
-        match next {
-            Some(next) if !seen.iter().any(|s| s.is(&next)) => {
-                seen.push(next.clone());
-                target = next;
-            }
-            _ => break,
+        let mut next = unseen(&seen, method_function(&target)?);
+        if next.is_none() && is_partial(&target)? {
+            next = unseen(&seen, attribute(&target, intern!(py, "func"))?);
         }
+        if next.is_none() {
+            next = unseen(&seen, attribute(&target, intern!(py, "__wrapped__"))?);
+        }
+        if next.is_none() && !through_call && kind_of(&target)?.is_none() {
+            // Only a `__call__` written in Python leads to code; a native
+            // one would describe a slot wrapper rather than the object.
+            next = unseen(&seen, attribute(target.get_type().as_any(), intern!(py, "__call__"))?)
+                .filter(|call| is_python_callable(call));
+            through_call = next.is_some();
+        }
+        let Some(next) = next else {
+            break;
+        };
+        seen.push(next.clone());
+        target = next;
     }
+    let kind = connected_kind.unwrap_or(if through_call {
+        ReceiverKind::CallableObject
+    } else {
+        ReceiverKind::Builtin
+    });
 
     let qualname = match text_attribute(&target, intern!(py, "__qualname__"))? {
         Some(name) => name,
@@ -486,7 +491,14 @@ fn locate(receiver: &Bound<'_, PyAny>) -> PyResult<Code> {
     })
 }
 
-fn kind_of(receiver: &Bound<'_, PyAny>) -> PyResult<ReceiverKind> {
+/// `candidate`, unless it is one of the objects already walked through.
+fn unseen<'py>(seen: &[Bound<'py, PyAny>], candidate: Option<Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
+    candidate.filter(|c| !seen.iter().any(|s| s.is(c)))
+}
+
+/// The kind of what was connected; None for other callable objects, told
+/// apart by what `locate` finds behind them.
+fn kind_of(receiver: &Bound<'_, PyAny>) -> PyResult<Option<ReceiverKind>> {
     let ptr = receiver.as_ptr();
     // SAFETY: type checks of a live object.
     let (function, class, native) = unsafe {
@@ -496,7 +508,7 @@ fn kind_of(receiver: &Bound<'_, PyAny>) -> PyResult<ReceiverKind> {
             ffi::PyCFunction_Check(ptr) != 0,
         )
     };
-    Ok(if function {
+    Ok(Some(if function {
         ReceiverKind::Function
     } else if method_function(receiver)?.is_some() {
         ReceiverKind::Method
@@ -504,11 +516,11 @@ fn kind_of(receiver: &Bound<'_, PyAny>) -> PyResult<ReceiverKind> {
         ReceiverKind::Partial
     } else if class {
         ReceiverKind::Class
-    } else if native || !is_python_instance(receiver) {
+    } else if native {
         ReceiverKind::Builtin
     } else {
-        ReceiverKind::CallableObject
-    })
+        return Ok(None);
+    }))
 }
 
 /// The function of a bound method (`__func__` beside `__self__`, as Django
@@ -534,15 +546,14 @@ fn is_partial(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     obj.is_instance(&python::functools_partial(obj.py())?)
 }
 
-/// An instance of a class written in Python (not a function, class or
-/// method), whose `__call__` is Python code.
-fn is_python_instance(obj: &Bound<'_, PyAny>) -> bool {
-    let ptr = obj.as_ptr();
-    // SAFETY: type checks and flags of a live object.
+/// A Python function, or a method of one: what a `__call__` written in
+/// Python is found as on its class.
+fn is_python_callable(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: type checks of a live object and of a bound method's borrowed
+    // function.
     unsafe {
-        ffi::PyFunction_Check(ptr) == 0
-            && ffi::PyType_Check(ptr) == 0
-            && ffi::PyType_HasFeature(ffi::Py_TYPE(ptr), ffi::Py_TPFLAGS_HEAPTYPE) != 0
+        ffi::PyFunction_Check(obj.as_ptr()) != 0
+            || bound_method_parts(obj.as_ptr()).is_some_and(|(_, function)| ffi::PyFunction_Check(function) != 0)
     }
 }
 
