@@ -1,0 +1,47 @@
+"""Tests of ``manage.py signals`` on a small project: the ``shop`` app, its
+models and receivers of every kind (``shop/receivers.py``), connected when
+the app is ready, as a project connects its own.
+
+They need Django set up with installed apps and a database, so each test
+file runs in an interpreter of its own (see ``tests/isolated_django.py``). To
+run one file by itself, with pytest's own report of each test::
+
+    python -m pytest --confcutdir=tests/signals_command \
+        tests/signals_command/test_signals_command.py
+"""
+
+import isolated_django
+import pytest
+
+# Django already configured (by tests/conftest.py): run each file elsewhere.
+DELEGATE = isolated_django.delegating()
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    if DELEGATE:
+        return isolated_django.isolated_file(module_path, parent)
+    return None
+
+
+if not DELEGATE:
+    from signals_command import settings as test_settings
+
+    isolated_django.configure_django(test_settings)
+
+    from isolated_django import _database, db  # noqa: F401 (fixtures)
+
+
+def pytest_collection_modifyitems(config, items):
+    if DELEGATE or isolated_django.NATIVE:
+        return
+    # Django's own dispatcher keeps no registry of its signals: there is
+    # nothing of Django's for the command to describe.
+    skip = pytest.mark.skip(
+        reason="FASTDISPATCH_DISABLE is set: Django's signals are not native"
+    )
+    for item in items:
+        item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    return "signals command tests: " + isolated_django.report_header(config)
