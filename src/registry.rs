@@ -17,6 +17,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+use crate::signal::resolve;
+
 struct Registered {
     /// A `weakref.ref` to the signal, without callback.
     signal: Py<PyAny>,
@@ -63,20 +65,12 @@ impl Registry {
 }
 
 /// What a weak reference of the registry refers to, if it is alive. Safe to
-/// call and to drop with the registry locked: it runs no Python code, a
-/// referent whose last reference is being dropped reads as dead, and a live
-/// one is referenced elsewhere too, so dropping this reference frees nothing.
+/// call, and to drop, with the registry locked: resolving a plain
+/// `weakref.ref` runs no Python code, a referent whose last reference is
+/// being dropped reads as dead, and a live one is referenced elsewhere too,
+/// so dropping this reference frees nothing.
 fn referent<'py>(py: Python<'py>, weak: &Py<PyAny>) -> Option<Bound<'py, PyAny>> {
-    let mut referent = ptr::null_mut();
-    // SAFETY: `weak` is a live `weakref.ref`; GetRef stores a new reference
-    // or NULL.
-    unsafe {
-        if ffi::compat::PyWeakref_GetRef(weak.as_ptr(), &mut referent) <= 0 {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        Some(Bound::from_owned_ptr(py, referent))
-    }
+    resolve(py, weak).ok().flatten()
 }
 
 /// Record a signal that was just created.
