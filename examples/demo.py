@@ -3,14 +3,16 @@
 Run with ``make demo`` (or ``.venv/bin/python examples/demo.py`` once the
 package is installed). The project is configured here, in-process: an
 in-memory SQLite database, Django's auth and contenttypes apps and ``demoapp``
-(one model, one view). Nothing in it mentions fastdispatch except this report:
-the installed shim makes ``django.dispatch.Signal`` the native class. Then
+(one model, one view). Nothing in it mentions fastdispatch except this report
+and the ``fastdispatch`` app, installed for its ``signals`` command: the
+installed shim makes ``django.dispatch.Signal`` the native class. Then
 ``demo_registration`` runs fastdispatch.registration's two-phase workflow.
 
 Set ``FASTDISPATCH_DISABLE=1`` to run the same demo on Django's own dispatcher.
 """
 
 import asyncio
+import io
 import logging
 import sys
 from pathlib import Path
@@ -30,6 +32,7 @@ settings.configure(
         "django.contrib.contenttypes",
         "django.contrib.auth",
         "demoapp",
+        "fastdispatch",
         *demo_registration.APPS,
     ],
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
@@ -178,6 +181,30 @@ def robust_send():
         logger.removeHandler(handler)
 
 
+def signals_command():
+    heading("manage.py signals: the live signals and their receivers")
+    import fastdispatch
+
+    if Signal is not fastdispatch.Signal:
+        print("   (skipped: the command describes native signals only)")
+        return
+
+    def announce_note(sender, instance, **kwargs):
+        pass
+
+    post_save.connect(announce_note, sender=Note)
+    for args in [
+        ["--signal", "post_save"],
+        ["--signal", "order_placed", "--format", "json"],
+    ]:
+        out = io.StringIO()
+        call_command("signals", *args, stdout=out)
+        print(f"\n   $ manage.py signals {' '.join(args)}")
+        for line in out.getvalue().splitlines():
+            print(f"   {line}".rstrip())
+    post_save.disconnect(announce_note, sender=Note)
+
+
 def main():
     which_dispatcher()
     migrate()
@@ -185,6 +212,7 @@ def main():
     request_signals()
     custom_signal()
     robust_send()
+    signals_command()
     demo_registration.run(heading)
     return 0
 

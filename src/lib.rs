@@ -3,17 +3,21 @@
 //! - `signal`: the `Signal` class (connect, disconnect, receivers, ...)
 //! - `send`: `send` and `send_robust`, the hot path
 //! - `receivers`: receiver storage and its indexes
+//! - `registry`: every live signal, weakly, for `describe`
+//! - `describe`: signals and receivers as data, JSON and text
 //! - `keys`: lookup keys (`_make_id`)
 //! - `lock`: the signal's lock and `signal.lock`
 //! - `python`: the Python objects the core calls out to
 //! - `registration`: `RegistrationBackend`, the base class of the
 //!   registration workflows of `fastdispatch.registration`
 
+mod describe;
 mod keys;
 mod lock;
 mod python;
 mod receivers;
 mod registration;
+mod registry;
 mod send;
 mod signal;
 
@@ -54,6 +58,14 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NONE_ID", keys::ObjId::of_none().to_object(py)?)?;
     m.add_class::<signal::SenderReceiversCache>()?;
     m.add_class::<RegistrationBackend>()?;
+    m.add_class::<describe::SignalInfo>()?;
+    m.add_class::<describe::ReceiverInfo>()?;
+    m.add_class::<describe::SignalsReport>()?;
+    m.add("SignalLookupError", py.get_type::<describe::SignalLookupError>())?;
+    m.add("SIGNALS_SCHEMA_VERSION", describe::SCHEMA_VERSION)?;
+    m.add_function(wrap_pyfunction!(describe::live_signals, m)?)?;
+    m.add_function(wrap_pyfunction!(describe::describe, m)?)?;
+    m.add_function(wrap_pyfunction!(describe::describe_all, m)?)?;
     // Django's marker for "no receivers" in `sender_receivers_cache`.
     m.add("NO_RECEIVERS", python::no_receivers(py))?;
 

@@ -35,6 +35,12 @@ pub fn iscoroutinefunction(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     cached(py, &FUNC, "asgiref.sync", "iscoroutinefunction")
 }
 
+/// `functools.partial`, whose wrapped function `describe` reports.
+pub fn functools_partial(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static PARTIAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    cached(py, &PARTIAL, "functools", "partial")
+}
+
 /// `django.conf.settings`, or `None` when Django cannot be imported.
 pub fn django_settings(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
     static SETTINGS: PyOnceLock<Option<Py<PyAny>>> = PyOnceLock::new();

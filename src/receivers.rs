@@ -28,6 +28,18 @@ pub struct Entry {
     pub is_async: bool,
 }
 
+impl Entry {
+    pub fn clone_ref(&self, py: Python<'_>) -> Entry {
+        Entry {
+            key: self.key.clone_ref(py),
+            sender: self.sender,
+            receiver: self.receiver.clone_ref(py),
+            sender_ref: self.sender_ref.as_ref().map(|r| r.clone_ref(py)),
+            is_async: self.is_async,
+        }
+    }
+}
+
 /// What `send` needs of an entry.
 pub struct Target {
     pub receiver: Py<PyAny>,

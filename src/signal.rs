@@ -11,13 +11,15 @@ use pyo3::ffi;
 use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::PyClassInitializer;
 use smallvec::SmallVec;
 
 use crate::keys::{make_id, sender_key_from_object, ObjId, ReceiverKey};
 use crate::lock::{Locked, Shared, SignalLock};
 use crate::python;
 use crate::receivers::{CachedSender, Entry, Snapshot, Target};
+use crate::registry;
 
 /// Base class for all signals.
 ///
@@ -79,12 +81,20 @@ impl<'py> Live<'py> {
 
 #[pymethods]
 impl Signal {
+    /// A new signal of class `cls`, entered in the registry of live signals
+    /// here rather than in `__init__`, which a subclass may skip.
     #[new]
+    #[classmethod]
     #[pyo3(signature = (*_args, **_kwargs))]
-    fn __new__(py: Python<'_>, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    fn __new__<'py>(
+        cls: &Bound<'py, PyType>,
+        _args: &Bound<'py, PyTuple>,
+        _kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
         let shared = Shared::new();
         let dead = Arc::new(AtomicBool::new(false));
-        Ok(Signal {
+        let contents = Signal {
             lock: Py::new(py, SignalLock { shared: shared.clone() })?,
             on_dead: Py::new(py, FlagDeadReceivers { dead: dead.clone() })?,
             shared,
@@ -92,7 +102,20 @@ impl Signal {
             use_caching: AtomicBool::new(false),
             native_live_type: AtomicUsize::new(0),
             native_live_tag: AtomicU32::new(0),
-        })
+        };
+        // What PyO3's own `__new__` does with the value it is given, done
+        // here so that the new object can be registered before it is
+        // returned.
+        // SAFETY: `cls` is `Signal` or a subclass of it: CPython calls a
+        // type's `tp_new` with no other (`type.__call__` passes the type
+        // called, and `Signal.__new__(other)` checks that `other` is a
+        // subtype). A new reference is returned.
+        let signal = unsafe {
+            let ptr = pyo3::impl_::pymethods::tp_new_impl(py, PyClassInitializer::from(contents), cls.as_type_ptr())?;
+            Bound::from_owned_ptr(py, ptr)
+        };
+        registry::register(&signal)?;
+        Ok(signal)
     }
 
     /// Create a new signal. `providing_args`, removed from Django in 4.0 but
@@ -284,24 +307,12 @@ impl Signal {
             if let Some(view) = store.view() {
                 return Ok(view.bind(py).clone());
             }
-            let rows = store
-                .entries()
-                .map(|e| {
-                    (
-                        e.key.clone_ref(py),
-                        e.sender,
-                        e.receiver.clone_ref(py),
-                        e.sender_ref.as_ref().map(|r| r.clone_ref(py)),
-                        e.is_async,
-                    )
-                })
-                .collect();
-            (rows, store.version())
+            (store.entries().map(|e| e.clone_ref(py)).collect(), store.version())
         };
         let list = PyList::empty(py);
-        for (key, sender, receiver, sender_ref, is_async) in rows {
-            let lookup_key = PyTuple::new(py, [key.to_object(py)?, sender.to_object(py)?])?;
-            list.append((lookup_key, receiver, sender_ref, is_async))?;
+        for entry in rows {
+            let lookup_key = PyTuple::new(py, [entry.key.to_object(py)?, entry.sender.to_object(py)?])?;
+            list.append((lookup_key, entry.receiver, entry.sender_ref, entry.is_async))?;
         }
         let view = python::glue(py, "ReceiverList")?.call1((list, slf))?;
         let locked = this.shared.lock(py);
@@ -404,6 +415,12 @@ impl Signal {
 impl Signal {
     pub fn use_caching_enabled(&self) -> bool {
         self.use_caching.load(Ordering::Relaxed)
+    }
+
+    /// The connected entries, copied out of the lock, dead ones included.
+    pub(crate) fn entries(&self, py: Python<'_>) -> PyResult<Vec<Entry>> {
+        self.shared
+            .read(py, |store| store.entries().map(|e| e.clone_ref(py)).collect())
     }
 
     /// Replace every entry with the rows of `value` (Django's layout).
@@ -827,7 +844,7 @@ fn check_cacheable(sender: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 /// `isinstance(obj, weakref.ReferenceType)`.
-fn is_weakref(obj: &Py<PyAny>) -> bool {
+pub(crate) fn is_weakref(obj: &Py<PyAny>) -> bool {
     // SAFETY: type check of a live object.
     unsafe { ffi::PyWeakref_CheckRef(obj.as_ptr()) != 0 }
 }

@@ -1,5 +1,6 @@
 """Test packages that need Django set up with installed apps and a database
-(``tests/integration``, ``tests/registration``), each from its own settings.
+(``tests/integration``, ``tests/registration``, ``tests/signals_command``),
+each from its own settings.
 
 ``tests/conftest.py`` configures Django once per process, bare, for the Signal
 suite, and Django's settings and app registry cannot be set up a second time

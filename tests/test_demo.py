@@ -1,6 +1,7 @@
 """``make demo`` (``examples/demo.py``) runs and shows the native dispatcher at
 work in a small Django project."""
 
+import json
 import os
 import subprocess
 import sys
@@ -39,6 +40,33 @@ def test_demo_runs_on_the_native_dispatcher():
     assert "notify           -> 'notified about order 43'" in lines
     assert "broken           -> ValueError('boom')" in lines
     assert "also_fine        -> 'also fine'" in lines
+
+
+def test_demo_shows_the_signals_command():
+    lines = run_demo()
+    start = lines.index("$ manage.py signals --signal post_save")
+    assert lines[start + 1] == (
+        "django.db.models.signals.post_save  [ModelSignal, use_caching]  1 receiver"
+    )
+    cells = lines[start + 3].split()
+    assert cells[:6] == [
+        "__main__.signals_command.<locals>.announce_note",
+        "function",
+        "demoapp.Note",
+        "weak",
+        "sync",
+        "-",
+    ]
+    assert cells[6].startswith(f"{DEMO}:")
+    start = lines.index("$ manage.py signals --signal order_placed --format json")
+    # The JSON document (the registration part follows it).
+    document, _ = json.JSONDecoder().raw_decode("\n".join(lines[start + 1 :]))
+    (order_placed,) = document["signals"]
+    assert order_placed["name"] == "__main__.order_placed"
+    assert [(r["qualname"], r["is_async"]) for r in order_placed["receivers"]] == [
+        ("bill", False),
+        ("notify", True),
+    ]
 
 
 def registration_part(lines):
@@ -92,6 +120,7 @@ def test_demo_runs_on_djangos_dispatcher_when_disabled():
         in lines
     )
     assert "broken           -> ValueError('boom')" in lines
+    assert "(skipped: the command describes native signals only)" in lines
     # The workflow runs all the same; django-registration keeps its own
     # signals, which hear nothing of it.
     part = registration_part(lines)

@@ -5,10 +5,37 @@ Installed as a package, it also takes the place of ``django.dispatch.Signal``
 in every process (see ``fastdispatch._shim``), unless ``FASTDISPATCH_DISABLE=1``.
 """
 
-from fastdispatch._native import NO_RECEIVERS, NONE_ID, Signal, _make_id
+from fastdispatch._native import (
+    NO_RECEIVERS,
+    NONE_ID,
+    SIGNALS_SCHEMA_VERSION,
+    ReceiverInfo,
+    Signal,
+    SignalInfo,
+    SignalLookupError,
+    SignalsReport,
+    _make_id,
+    describe,
+    describe_all,
+    live_signals,
+)
 from fastdispatch._native import __version__ as __version__
 
-__all__ = ["NONE_ID", "NO_RECEIVERS", "Signal", "_make_id", "receiver"]
+__all__ = [
+    "NONE_ID",
+    "NO_RECEIVERS",
+    "SIGNALS_SCHEMA_VERSION",
+    "ReceiverInfo",
+    "Signal",
+    "SignalInfo",
+    "SignalLookupError",
+    "SignalsReport",
+    "_make_id",
+    "describe",
+    "describe_all",
+    "live_signals",
+    "receiver",
+]
 
 
 def receiver(signal, **kwargs):

@@ -1,7 +1,7 @@
 """Type stubs of the native core, ``fastdispatch._native``."""
 
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, TypeAlias, final
+from typing import Any, Literal, TypeAlias, final
 
 __all__ = [
     "__version__",
@@ -11,6 +11,14 @@ __all__ = [
     "_make_id",
     "NONE_ID",
     "NO_RECEIVERS",
+    "SIGNALS_SCHEMA_VERSION",
+    "ReceiverInfo",
+    "SignalInfo",
+    "SignalsReport",
+    "SignalLookupError",
+    "live_signals",
+    "describe",
+    "describe_all",
 ]
 
 __version__: str
@@ -111,3 +119,86 @@ class RegistrationBackend:
     def post_activation_redirect(self, request: Any, user: Any) -> _RedirectTo: ...
     @property
     def has_activation_step(self) -> bool: ...
+
+SIGNALS_SCHEMA_VERSION: int
+"""``schema_version`` of the JSON report (``fastdispatch/signals.schema.json``)."""
+
+_ReceiverKind: TypeAlias = Literal[
+    "function", "method", "partial", "callable_object", "class", "builtin"
+]
+
+@final
+class ReceiverInfo:
+    """One live receiver of a signal; attributes as the keys of the JSON report."""
+
+    @property
+    def qualname(self) -> str:
+        """Qualified name of the code that runs (``Handler.__call__``)."""
+    @property
+    def module(self) -> str | None: ...
+    @property
+    def file(self) -> str | None:
+        """Source file of that code; None for native code."""
+    @property
+    def line(self) -> int | None:
+        """First line of its definition (its first decorator, if any)."""
+    @property
+    def kind(self) -> _ReceiverKind: ...
+    @property
+    def sender(self) -> str | None:
+        """The sender it is limited to (``app_label.Model`` for a model);
+        None for any sender."""
+    @property
+    def weak(self) -> bool: ...
+    @property
+    def is_async(self) -> bool: ...
+    @property
+    def dispatch_uid(self) -> str | None:
+        """A str uid as given, any other uid as its ``repr()``."""
+
+@final
+class SignalInfo:
+    """One live signal; attributes as the keys of the JSON report."""
+
+    @property
+    def name(self) -> str | None:
+        """``module.attribute`` under which the signal can be imported."""
+    @property
+    def type(self) -> str:
+        """The signal's class, ``module.qualname``."""
+    @property
+    def module(self) -> str | None:
+        """The module whose code created the signal."""
+    @property
+    def use_caching(self) -> bool: ...
+    @property
+    def receivers(self) -> tuple[ReceiverInfo, ...]:
+        """Live receivers, in connection order."""
+
+@final
+class SignalsReport:
+    """The live signals ``describe_all()`` found, in creation order."""
+
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def signals(self) -> tuple[SignalInfo, ...]: ...
+    def to_json(self, indent: int | None = 2) -> str: ...
+    def to_text(self) -> str: ...
+    def __len__(self) -> int: ...
+
+class SignalLookupError(LookupError):
+    """No live signal has the name asked for, or several end with it."""
+
+def live_signals() -> list[Signal]:
+    """Every live signal of the process, in creation order."""
+
+def describe(signal: Signal, *, sender: object = None) -> SignalInfo:
+    """One signal and its live receivers; with ``sender``, only those that
+    would run for it (limited to it, or to any sender)."""
+
+def describe_all(*, name: str | None = None, sender: object = None) -> SignalsReport:
+    """Every live signal, or the one called ``name`` (dotted, or a dotted
+    tail of it that only one name has); with ``sender``, only receivers that
+    would run for it, and, unless ``name`` is given, only signals that have
+    some."""

@@ -18,10 +18,10 @@ import pytest
 import sentry_sdk
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
+from isolated_django import NATIVE
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.transport import Transport
 
-from integration.conftest import NATIVE
 from integration.testapp.models import Author
 
 SIGNAL_OP = "event.django"

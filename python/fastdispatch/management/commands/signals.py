@@ -1,0 +1,75 @@
+"""``manage.py signals``: every live signal of the process and its receivers."""
+
+import django.dispatch
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError
+
+import fastdispatch
+
+
+class Command(BaseCommand):
+    help = (
+        "List every live signal of the process and its receivers: where each "
+        "receiver is defined, the sender it is limited to, whether it is held "
+        "weakly, its dispatch_uid, and whether it is async."
+    )
+    # A diagnostic tool: it must also run on a project whose checks fail.
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--signal",
+            metavar="NAME",
+            help=(
+                "only this signal: its dotted name "
+                "(django.db.models.signals.post_save), or the end of it when "
+                "only one signal's name ends so (post_save)"
+            ),
+        )
+        parser.add_argument(
+            "--sender",
+            metavar="APP_LABEL.MODEL",
+            help=(
+                "only the receivers that run when this model is the sender: "
+                "those limited to it and those for any sender; without "
+                "--signal, signals where none would run are left out"
+            ),
+        )
+        parser.add_argument(
+            "--format",
+            choices=("text", "json"),
+            default="text",
+            help=(
+                "text (a table per signal, the default) or json (the schema "
+                "of fastdispatch/signals.schema.json)"
+            ),
+        )
+
+    def handle(self, *args, **options):
+        label = options["sender"]
+        model = self.model(label) if label else None
+        if django.dispatch.Signal is not fastdispatch.Signal:
+            self.stderr.write(
+                "django.dispatch uses Django's own dispatcher in this process "
+                "(FASTDISPATCH_DISABLE is set, or the start-up hook of "
+                "django-fastdispatch is not installed): only signals created "
+                "from fastdispatch.Signal are listed."
+            )
+        try:
+            report = fastdispatch.describe_all(name=options["signal"], sender=model)
+        except fastdispatch.SignalLookupError as err:
+            raise CommandError(str(err)) from err
+        if options["format"] == "json":
+            self.stdout.write(report.to_json())
+        else:
+            self.stdout.write(report.to_text(), ending="")
+
+    def model(self, label):
+        try:
+            return apps.get_model(label)
+        except ValueError as err:
+            raise CommandError(
+                f"unknown sender '{label}': give a model as app_label.ModelName"
+            ) from err
+        except LookupError as err:
+            raise CommandError(f"unknown sender '{label}': {err}") from err
