@@ -57,6 +57,30 @@ impl FlagDeadReceivers {
     }
 }
 
+/// The cyclic garbage collector kept from starting while this lives (and
+/// left as it was found: a program may have disabled it).
+struct CollectorPaused {
+    was_enabled: bool,
+}
+
+impl CollectorPaused {
+    fn new() -> CollectorPaused {
+        // SAFETY: called attached to the interpreter (from `__new__`).
+        CollectorPaused {
+            was_enabled: unsafe { ffi::PyGC_Disable() } != 0,
+        }
+    }
+}
+
+impl Drop for CollectorPaused {
+    fn drop(&mut self) {
+        if self.was_enabled {
+            // SAFETY: as in `new`.
+            unsafe { ffi::PyGC_Enable() };
+        }
+    }
+}
+
 /// Live receivers for one send, split as Django's `_live_receivers` does.
 #[derive(Default)]
 pub struct Live<'py> {
@@ -111,6 +135,11 @@ impl Signal {
         // called, and `Signal.__new__(other)` checks that `other` is a
         // subtype). A new reference is returned.
         let signal = unsafe {
+            // The new object is tracked by the garbage collector from its
+            // allocation, but its contents are written only after
+            // `object.__new__` has also made its `__dict__`: a collection
+            // started by that allocation would traverse a half-made signal.
+            let _paused = CollectorPaused::new();
             let ptr = pyo3::impl_::pymethods::tp_new_impl(py, PyClassInitializer::from(contents), cls.as_type_ptr())?;
             Bound::from_owned_ptr(py, ptr)
         };

@@ -15,6 +15,9 @@ with a timeout guards against hanging.
 
 import asyncio
 import gc
+import subprocess
+import sys
+import textwrap
 import threading
 import weakref
 
@@ -569,3 +572,43 @@ def test_uid_match_survives_compaction_during_comparison(operation):
         assert stored.meddle is None, "the uids were not compared"
         assert removed is True
         assert names(signal.send(Model)) == []
+
+
+# A collection started while a signal is being made (by the allocation of its
+# instance dict, in ``object.__new__``) must not see it half-made. Run in its
+# own interpreter: the failure this guards against is a crash.
+COLLECTION_DURING_CREATION = textwrap.dedent(
+    """
+    import gc
+    from fastdispatch import Signal
+
+    class Subclass(Signal):
+        pass
+
+    made = []
+    for threshold in (1, 2, 3, 10, 50):
+        gc.set_threshold(threshold)
+        for i in range(300):
+            # Lists are tracked: varying their number moves the collections
+            # across each step of making a signal.
+            made.append([[] for _ in range(i % 7)])
+            made.append(Signal())
+            made.append(Subclass(use_caching=True))
+        made.clear()
+    gc.disable()
+    Signal()
+    assert not gc.isenabled(), "making a signal turned the collector back on"
+    print("made", flush=True)
+    """
+)
+
+
+def test_collections_while_signals_are_made():
+    completed = subprocess.run(
+        [sys.executable, "-c", COLLECTION_DURING_CREATION],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "made\n"
