@@ -322,21 +322,11 @@ impl ReceiverStore {
     }
 
     /// The snapshot `snapshot` would return, if it is built already.
-    /// `built_snapshot`, borrowed.
     #[inline]
-    pub fn built_snapshot_ref(&self, sender: Option<ObjId>) -> Option<&Snapshot> {
+    pub fn built_snapshot(&self, sender: Option<ObjId>) -> Option<&Snapshot> {
         match sender {
             Some(key) if key != self.none_id && self.per_sender.contains_key(&key) => self.sender_snapshots.get(&key),
             _ => self.any_sender.as_ref(),
-        }
-    }
-
-    pub fn built_snapshot(&self, sender: Option<ObjId>) -> Option<Snapshot> {
-        match sender {
-            Some(key) if key != self.none_id && self.per_sender.contains_key(&key) => {
-                self.sender_snapshots.get(&key).cloned()
-            }
-            _ => self.any_sender.clone(),
         }
     }
 

@@ -81,6 +81,16 @@ impl Drop for CollectorPaused {
     }
 }
 
+/// What `resolve_built` found.
+enum Built {
+    /// The receivers, resolved into `live`.
+    Resolved,
+    /// The receivers' snapshot, to resolve outside the store.
+    Snapshot(Snapshot),
+    /// Nothing built for the sender (or dead receivers to clear first).
+    Missing,
+}
+
 /// Live receivers for one send, split as Django's `_live_receivers` does.
 #[derive(Default)]
 pub struct Live<'py> {
@@ -486,10 +496,11 @@ impl Signal {
         if self.use_caching_enabled() {
             check_cacheable(sender)?;
         }
-        if self.resolve_built(py, sender, live)? {
-            return Ok(());
-        }
-        let snapshot = self.snapshot_for(py, sender)?;
+        let snapshot = match self.resolve_built(py, sender, live)? {
+            Built::Resolved => return Ok(()),
+            Built::Snapshot(snapshot) => snapshot,
+            Built::Missing => self.build_snapshot(py, sender)?,
+        };
         // Resolved all at once before any receiver runs, as in Django: a
         // receiver that disconnects or kills another does not stop it from
         // being called in this send.
@@ -505,86 +516,58 @@ impl Signal {
         Ok(())
     }
 
-    /// The usual case of `live_receivers`: nothing flagged dead, the
-    /// receivers for `sender` already built, and every one of them a strong
-    /// reference or a plain weakref (a `WeakMethod` resolves by running Python
-    /// code). They are then resolved while the store is read, without taking
-    /// a reference to its snapshot. False, with `live` untouched, otherwise.
+    /// The usual case of `live_receivers`: nothing flagged dead and the
+    /// receivers for `sender` already built, found by reading the store (the
+    /// sender's key, when needed, computed between two reads, since it may run
+    /// Python code). When every one of them is a strong reference or a plain
+    /// weakref, they are resolved during that read, without taking a
+    /// reference to the snapshot; otherwise (a `WeakMethod` resolves by
+    /// running Python code) the snapshot is returned. `live` is untouched
+    /// unless `Resolved`.
     #[inline]
-    fn resolve_built<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>, live: &mut Live<'py>) -> PyResult<bool> {
-        enum Outcome {
-            Resolved,
-            NeedsSenderKey,
-            Elsewhere,
-        }
+    fn resolve_built<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>, live: &mut Live<'py>) -> PyResult<Built> {
         if self.dead.load(Ordering::Acquire) {
-            return Ok(false);
+            return Ok(Built::Missing);
         }
         let caching = self.use_caching_enabled();
         let mut sender_key = None;
         loop {
-            let outcome = self.shared.read(py, |store| {
+            let found = self.shared.read(py, |store| {
                 let targets = if caching {
                     store
                         .cached_sender(sender.as_ptr() as usize)
                         .filter(|c| refers_to(&c.sender_ref, sender))
                         .map(|c| &c.receivers)
                 } else if sender_key.is_none() && store.has_sender_specific() {
-                    return Outcome::NeedsSenderKey;
+                    return None;
                 } else {
-                    store.built_snapshot_ref(sender_key)
+                    store.built_snapshot(sender_key)
                 };
-                match targets {
+                Some(match targets {
                     Some(targets) if targets.iter().all(Target::resolves_natively) => {
                         for target in targets.iter() {
                             if let Some(receiver) = target.resolve_natively(py) {
                                 live.push(receiver, target.is_async);
                             }
                         }
-                        Outcome::Resolved
+                        Built::Resolved
                     }
-                    _ => Outcome::Elsewhere,
-                }
+                    Some(targets) => Built::Snapshot(targets.clone()),
+                    None => Built::Missing,
+                })
             })?;
-            match outcome {
-                Outcome::Resolved => return Ok(true),
-                Outcome::Elsewhere => return Ok(false),
-                // Computed between two reads, since it may run Python code.
-                Outcome::NeedsSenderKey => sender_key = Some(make_id(sender)?),
+            match found {
+                Some(built) => return Ok(built),
+                None => sender_key = Some(make_id(sender)?),
             }
         }
     }
 
-    fn snapshot_for(&self, py: Python<'_>, sender: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
+    /// The receivers for `sender`, built (dead ones cleared first) and, with
+    /// `use_caching`, cached for it.
+    fn build_snapshot(&self, py: Python<'_>, sender: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
         let caching = self.use_caching_enabled();
         let address = sender.as_ptr() as usize;
-        // The usual case, with nothing dead: the snapshot is built (or the
-        // sender cached), found by reading under the lock. The sender's key,
-        // when needed, is computed between two reads, since it may run Python.
-        if !self.dead.load(Ordering::Acquire) {
-            let found = self.shared.read(py, |store| {
-                if caching {
-                    let cached = store
-                        .cached_sender(address)
-                        .filter(|c| refers_to(&c.sender_ref, sender));
-                    return Ok(cached.map(|c| c.receivers.clone()));
-                }
-                if store.has_sender_specific() {
-                    return Err(());
-                }
-                Ok(store.built_snapshot(None))
-            })?;
-            let found = match found {
-                Ok(found) => found,
-                Err(()) => {
-                    let key = make_id(sender)?;
-                    self.shared.read(py, |store| store.built_snapshot(Some(key)))?
-                }
-            };
-            if let Some(snapshot) = found {
-                return Ok(snapshot);
-            }
-        }
         let locked = self.shared.lock(py);
         self.clear_dead_locked(py, &locked)?;
         if caching {
