@@ -66,6 +66,7 @@ impl Shared {
 
     /// Read the store under the lock, for a stretch that runs no Python code
     /// and changes nothing (the cheap path of `send`).
+    #[inline(always)]
     pub fn read<R>(&self, py: Python<'_>, f: impl FnOnce(&ReceiverStore) -> R) -> PyResult<R> {
         // When nobody holds the lock, taking it only to let it go again
         // changes nothing another thread could see: every thread borrows the

@@ -45,19 +45,49 @@ pub struct Target {
     pub receiver: Py<PyAny>,
     pub sender_ref: Option<Py<PyAny>>,
     pub is_async: bool,
+    /// How `resolve_natively` finds the receiver, worked out once when the
+    /// snapshot is built rather than at every send.
+    pub resolution: Resolution,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The receiver itself (a strong connection), any sender or a plain weakref to it.
+    Strong,
+    /// A plain `weakref.ref` to the receiver, any sender or a plain weakref to it.
+    WeakRef,
+    /// A `WeakMethod` (or another weakref subclass) to the receiver or the
+    /// sender: resolving it runs Python code.
+    Python,
 }
 
 impl Target {
-    /// Whether `resolve_natively` can resolve it: a strong reference or a
-    /// plain weakref to the receiver, a plain weakref (or nothing) to the
-    /// sender; none of them runs Python code when resolved.
-    #[inline]
-    pub fn resolves_natively(&self) -> bool {
+    pub fn new(receiver: Py<PyAny>, sender_ref: Option<Py<PyAny>>, is_async: bool) -> Target {
         // SAFETY: type checks of live objects.
         let weakref = |obj: &Py<PyAny>| unsafe { ffi::PyWeakref_CheckRefExact(obj.as_ptr()) != 0 };
         // SAFETY: as above.
-        let strong = unsafe { ffi::PyWeakref_CheckRef(self.receiver.as_ptr()) == 0 };
-        (strong || weakref(&self.receiver)) && self.sender_ref.as_ref().is_none_or(weakref)
+        let strong = unsafe { ffi::PyWeakref_CheckRef(receiver.as_ptr()) == 0 };
+        let resolution = if !sender_ref.as_ref().is_none_or(weakref) {
+            Resolution::Python
+        } else if strong {
+            Resolution::Strong
+        } else if weakref(&receiver) {
+            Resolution::WeakRef
+        } else {
+            Resolution::Python
+        };
+        Target {
+            receiver,
+            sender_ref,
+            is_async,
+            resolution,
+        }
+    }
+
+    /// Whether `resolve_natively` can resolve it: no Python code runs.
+    #[inline]
+    pub fn resolves_natively(&self) -> bool {
+        self.resolution != Resolution::Python
     }
 
     /// The receiver, if it and the sender it is limited to are alive. Only
@@ -67,11 +97,9 @@ impl Target {
         if let Some(sender_ref) = &self.sender_ref {
             weak_referent(py, sender_ref)?;
         }
-        // SAFETY: checked by `resolves_natively`: a plain weakref or a strong reference.
-        if unsafe { ffi::PyWeakref_CheckRefExact(self.receiver.as_ptr()) } != 0 {
-            weak_referent(py, &self.receiver)
-        } else {
-            Some(self.receiver.bind(py).clone())
+        match self.resolution {
+            Resolution::WeakRef => weak_referent(py, &self.receiver),
+            _ => Some(self.receiver.bind(py).clone()),
         }
     }
 }
@@ -358,10 +386,12 @@ impl ReceiverStore {
     fn collect(&self, py: Python<'_>, matches: impl Fn(ObjId) -> bool) -> Snapshot {
         self.entries()
             .filter(|e| matches(e.sender))
-            .map(|e| Target {
-                receiver: e.receiver.clone_ref(py),
-                sender_ref: e.sender_ref.as_ref().map(|r| r.clone_ref(py)),
-                is_async: e.is_async,
+            .map(|e| {
+                Target::new(
+                    e.receiver.clone_ref(py),
+                    e.sender_ref.as_ref().map(|r| r.clone_ref(py)),
+                    e.is_async,
+                )
             })
             .collect()
     }

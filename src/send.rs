@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::ffi::CStr;
+use std::mem::MaybeUninit;
 use std::ptr;
 
 use pyo3::exceptions::{PyException, PyTypeError};
@@ -102,34 +103,36 @@ unsafe fn run(
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: forwarded from the caller's contract.
     let signal = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<Signal>() };
-    let call = unsafe { CallArgs::parse(py, slf, args, nargsf, kwnames, mode)? };
+    // The receivers' argument array lives here, uninitialised until filled:
+    // on the stack for calls with up to `INLINE_ARGS - 3` named arguments.
+    let mut inline = [MaybeUninit::uninit(); INLINE_ARGS];
+    let mut spilled = Vec::new();
+    let call = unsafe { CallArgs::parse(py, slf, args, nargsf, kwnames, mode, &mut inline, &mut spilled)? };
     dispatch(&signal, &call, mode).map(Bound::into_ptr)
 }
 
+const INLINE_ARGS: usize = 16;
+
 /// The arguments of one send, laid out for the receivers' vectorcall:
-/// `[<spare>, signal, sender, *named values]` (borrowed from the caller) with `kwnames`
-/// `("signal", "sender", *named names)`. The spare slot in front lets a
-/// bound-method receiver prepend its `self` without copying
+/// `[<spare>, signal, sender, *named values]` (borrowed from the caller) with
+/// `kwnames` `("signal", "sender", *named names)`. The spare slot in front
+/// lets a bound-method receiver prepend its `self` without copying
 /// (`PY_VECTORCALL_ARGUMENTS_OFFSET`).
-struct CallArgs<'py> {
-    /// The layout above, for calls with up to `INLINE_ARGS - 3` named arguments...
-    inline: [*mut ffi::PyObject; INLINE_ARGS],
-    /// ...and for longer ones (empty otherwise).
-    spilled: Vec<*mut ffi::PyObject>,
-    len: usize,
+struct CallArgs<'a, 'py> {
+    stack: &'a [*mut ffi::PyObject],
     kwnames: Bound<'py, PyTuple>,
     /// A named argument is called `signal`: Python's own call machinery must
     /// report the clash, as it does for Django.
     clashes: bool,
 }
 
-const INLINE_ARGS: usize = 16;
-
-impl<'py> CallArgs<'py> {
+impl<'a, 'py> CallArgs<'a, 'py> {
+    /// Lay the arguments out in `inline`, or in `spilled` when they do not fit.
+    ///
     /// # Safety
     /// `args`, `nargsf` and `kwnames` are a valid vectorcall argument layout.
-    // Inlined into `run`, so the result is built in place, not copied.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn parse(
         py: Python<'py>,
         signal: *mut ffi::PyObject,
@@ -137,7 +140,9 @@ impl<'py> CallArgs<'py> {
         nargsf: ffi::Py_ssize_t,
         kwnames: *mut ffi::PyObject,
         mode: Mode,
-    ) -> PyResult<CallArgs<'py>> {
+        inline: &'a mut [MaybeUninit<*mut ffi::PyObject>; INLINE_ARGS],
+        spilled: &'a mut Vec<MaybeUninit<*mut ffi::PyObject>>,
+    ) -> PyResult<CallArgs<'a, 'py>> {
         let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
         let names = if kwnames.is_null() {
             None
@@ -153,13 +158,10 @@ impl<'py> CallArgs<'py> {
             )));
         }
         let shape = call_shape(py, names.as_ref(), nargs == 1)?;
-        // SAFETY (all reads of `args` below): `nargs + nkw` arguments, and
-        // `sender_index < nkw`.
-        let (sender, before, after) = match (nargs, shape.sender_index) {
-            // The named values run on from the sender: one copy.
-            (1, None) => unsafe { (*args, args.add(1), (args, 0)) },
-            // The sender's value sits among them: copied around it.
-            (0, Some(i)) => unsafe { (*args.add(i), args, (args.add(i + 1), nkw - i - 1)) },
+        let sender = match (nargs, shape.sender_index) {
+            (1, None) => unsafe { *args },
+            // SAFETY: `sender_index < nkw`.
+            (0, Some(i)) => unsafe { *args.add(i) },
             (1, Some(_)) => {
                 return Err(PyTypeError::new_err(format!(
                     "{}() got multiple values for argument 'sender'",
@@ -173,54 +175,44 @@ impl<'py> CallArgs<'py> {
                 )))
             }
         };
-        let before_len = match shape.sender_index {
-            Some(i) => i,
-            None => nkw,
+        // SAFETY: the caller passes `nargs + nkw` arguments.
+        let values = unsafe { std::slice::from_raw_parts(args.add(nargs), nkw) };
+        let len = 3 + nkw - usize::from(shape.sender_index.is_some());
+        let slots = if len <= INLINE_ARGS {
+            &mut inline[..len]
+        } else {
+            spilled.resize(len, MaybeUninit::uninit());
+            &mut spilled[..]
         };
-        let len = 3 + before_len + after.1;
-        let mut call = CallArgs {
-            inline: [ptr::null_mut(); INLINE_ARGS],
-            spilled: Vec::new(),
-            len,
+        slots[0].write(ptr::null_mut());
+        slots[1].write(signal);
+        slots[2].write(sender);
+        let mut next = 3;
+        for (i, &value) in values.iter().enumerate() {
+            if shape.sender_index != Some(i) {
+                slots[next].write(value);
+                next += 1;
+            }
+        }
+        // SAFETY: all `len` slots were written above.
+        let stack = unsafe { std::slice::from_raw_parts(slots.as_ptr().cast::<*mut ffi::PyObject>(), len) };
+        Ok(CallArgs {
+            stack,
             kwnames: shape.kwnames,
             clashes: shape.clashes,
-        };
-        let stack = if len <= INLINE_ARGS {
-            &mut call.inline[..len]
-        } else {
-            call.spilled.resize(len, ptr::null_mut());
-            &mut call.spilled[..]
-        };
-        stack[1] = signal;
-        stack[2] = sender;
-        // SAFETY: both runs lie within the caller's arguments, and `stack`
-        // has room for them (`len`).
-        unsafe {
-            ptr::copy_nonoverlapping(before, stack.as_mut_ptr().add(3), before_len);
-            ptr::copy_nonoverlapping(after.0, stack.as_mut_ptr().add(3 + before_len), after.1);
-        }
-        Ok(call)
-    }
-
-    fn stack(&self) -> &[*mut ffi::PyObject] {
-        if self.spilled.is_empty() {
-            &self.inline[..self.len]
-        } else {
-            &self.spilled
-        }
+        })
     }
 
     fn sender(&self) -> *mut ffi::PyObject {
-        self.stack()[2]
+        self.stack[2]
     }
 
     /// `named`, as a dict (for the Python side: async receivers, clashes).
     fn named(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let named = PyDict::new(py);
-        let stack = self.stack();
         for (i, name) in self.kwnames.iter().enumerate().skip(2) {
             // SAFETY: the caller's argument array outlives this send.
-            named.set_item(name, unsafe { Bound::from_borrowed_ptr(py, stack[i + 1]) })?;
+            named.set_item(name, unsafe { Bound::from_borrowed_ptr(py, self.stack[i + 1]) })?;
         }
         Ok(named)
     }
@@ -269,12 +261,13 @@ fn call_shape<'py>(
     };
     let hit = SHAPES.with(|cache| {
         let mut cache = cache.try_borrow_mut().ok()?;
+        // Nearly always the shape of the previous send: found first.
         let index = cache.iter().position(same)?;
         if index > 0 {
             let shape = cache.remove(index);
             cache.insert(0, shape);
         }
-        let shape = &cache[0];
+        let shape = cache.first()?;
         Some(CallShape {
             kwnames: shape.kwnames.bind(py).clone(),
             sender_index: shape.sender_index,
@@ -330,7 +323,7 @@ fn call_shape<'py>(
     })
 }
 
-fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) -> PyResult<Bound<'py, PyList>> {
+fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'_, 'py>, mode: Mode) -> PyResult<Bound<'py, PyList>> {
     let py = signal.py();
     let this = signal.get();
     if this.shared.len.load(std::sync::atomic::Ordering::Acquire) == 0 {
@@ -355,7 +348,7 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'py>, mode: Mode) 
         let length = if presized { live.sync.len() } else { 0 };
         Bound::from_owned_ptr_or_err(py, ffi::PyList_New(length as ffi::Py_ssize_t))?.cast_into_unchecked::<PyList>()
     };
-    let stack = call.stack();
+    let stack = call.stack;
     let kwnames = call.kwnames.as_ptr();
     // Each receiver's reference moves into its response pair; those not
     // reached (a receiver raised) are released when the drain is dropped.
@@ -425,7 +418,7 @@ fn call_with_clash<'py>(
     signal: &Bound<'py, Signal>,
     receiver: &Bound<'py, PyAny>,
     sender: &Bound<'py, PyAny>,
-    call: &CallArgs<'py>,
+    call: &CallArgs<'_, 'py>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = signal.py();
     python::glue(py, "call_receiver")?.call1((receiver, signal, sender, call.named(py)?))

@@ -486,7 +486,7 @@ impl Signal {
     }
 
     /// `live_receivers`, filling `live` (empty) in place: the hot path of `send`.
-    #[inline]
+    #[inline(always)]
     pub fn live_receivers_into<'py>(
         &self,
         py: Python<'py>,
@@ -524,7 +524,7 @@ impl Signal {
     /// reference to the snapshot; otherwise (a `WeakMethod` resolves by
     /// running Python code) the snapshot is returned. `live` is untouched
     /// unless `Resolved`.
-    #[inline]
+    #[inline(always)]
     fn resolve_built<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>, live: &mut Live<'py>) -> PyResult<Built> {
         if self.dead.load(Ordering::Acquire) {
             return Ok(Built::Missing);
@@ -545,6 +545,7 @@ impl Signal {
                 };
                 Some(match targets {
                     Some(targets) if targets.iter().all(Target::resolves_natively) => {
+                        live.sync.reserve(targets.len());
                         for target in targets.iter() {
                             if let Some(receiver) = target.resolve_natively(py) {
                                 live.push(receiver, target.is_async);
@@ -932,7 +933,7 @@ pub fn live_receivers_of<'py>(signal: &Bound<'py, Signal>, sender: &Bound<'py, P
 }
 
 /// `live_receivers_of`, filling `live` (empty) in place.
-#[inline]
+#[inline(always)]
 pub fn live_receivers_of_into<'py>(
     signal: &Bound<'py, Signal>,
     sender: &Bound<'py, PyAny>,
@@ -955,7 +956,7 @@ pub fn live_receivers_of_into<'py>(
 }
 
 /// Whether `signal._live_receivers` is anything but the native method.
-#[inline]
+#[inline(always)]
 fn live_receivers_replaced(signal: &Bound<'_, Signal>) -> PyResult<bool> {
     let py = signal.py();
     let name = intern!(py, "_live_receivers");
