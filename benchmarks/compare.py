@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from operator import methodcaller
 from pathlib import Path
+from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -60,6 +61,8 @@ SHAPES = {
 }
 # Column headings of the floors.
 FLOOR_LABELS = {"kwargs": "floor kw", "blinker": "floor bl", "positional": "floor pos"}
+# The kwargs floor that also builds Django's return value (call_collect).
+RESULTS_KEY = "floor+results:kwargs"
 SHAPE_LABELS = {
     "kwargs": "r(signal=, sender=, a=, b=)",
     "blinker": "r(sender, a=, b=)",
@@ -261,8 +264,10 @@ def load_libraries():
 
 
 def build_floor(out_dir):
-    """Return (call_each, description). Compiles _floor.c once per source and
-    interpreter into out_dir/.build."""
+    """Return (floor, description): floor.call_each calls the receivers,
+    floor.call_collect also returns Django's list of (receiver, response)
+    pairs. Compiles _floor.c once per source and interpreter into
+    out_dir/.build."""
     source = FLOOR_SOURCE.read_bytes()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     digest = hashlib.sha256(source + suffix.encode() + sys.version.encode())
@@ -292,19 +297,25 @@ def build_floor(out_dir):
         spec = importlib.util.spec_from_file_location("_benchfloor", target)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return module.call_each, "C loop, PyObject_Vectorcall (benchmarks/_floor.c)"
+        return module, "C loop, PyObject_Vectorcall (benchmarks/_floor.c)"
 
     def call_each(receivers, args, kwnames):
         npos = len(args) - len(kwnames or ())
         kwargs = dict(zip(kwnames or (), args[npos:], strict=True))
         deque(map(methodcaller("__call__", *args[:npos], **kwargs), receivers), 0)
 
+    def call_collect(receivers, args, kwnames):
+        npos = len(args) - len(kwnames or ())
+        kwargs = dict(zip(kwnames or (), args[npos:], strict=True))
+        return [(r, r(*args[:npos], **kwargs)) for r in receivers]
+
     print(
         f"compare.py: could not compile {FLOOR_SOURCE.name}, using the slower "
         f"methodcaller floor: {error.strip()[:300]}",
         file=sys.stderr,
     )
-    return call_each, "stdlib fallback: deque(map(methodcaller('__call__', ...)))"
+    floor = SimpleNamespace(call_each=call_each, call_collect=call_collect)
+    return floor, "stdlib fallback: deque(map(methodcaller('__call__', ...)))"
 
 
 # --------------------------------------------------------------------------
@@ -489,7 +500,7 @@ def check_send_row(row, libs, setups, expected):
     return check
 
 
-def run_send_row(row, libs, call_each, settings):
+def run_send_row(row, libs, floor, settings):
     applicable = [name for name in LIBRARIES if not_applicable(row, name) is None]
     robust = row.kind == "send_robust"
     if row.kind == "filtered":
@@ -529,17 +540,28 @@ def run_send_row(row, libs, call_each, settings):
         setup = setups[name]
         called = [setup["receivers"][i] for i in expected]
         args, kwnames = libs[name].floor_args(setup["sig"], sender)
-        namespace = {"call_each": call_each, "rs": called, "args": args, "kw": kwnames}
-        call_each(called, args, kwnames)  # raises if the arguments do not fit
+        namespace = {"floor": floor, "rs": called, "args": args, "kw": kwnames}
+        floor.call_each(called, args, kwnames)  # raises if the arguments do not fit
         items.append(
             Timed(
                 f"floor:{shape}",
-                "call_each(rs, args, kw)",
+                "floor.call_each(rs, args, kw)",
                 namespace,
                 None,
                 settings.repeat,
             )
         )
+        if shape == "kwargs":
+            # What Django's return value costs by itself, over this floor.
+            items.append(
+                Timed(
+                    RESULTS_KEY,
+                    "floor.call_collect(rs, args, kw)",
+                    namespace,
+                    None,
+                    settings.repeat,
+                )
+            )
     gc.collect()
     run_interleaved(items, settings.min_time)
     timings = {
@@ -845,9 +867,14 @@ def render_table(report):
         ("positional", ("psygnal",)),
     ):
         overhead_columns.append((FLOOR_LABELS[shape], f"floor:{shape}"))
+        if shape == "kwargs":
+            overhead_columns.append(("results", RESULTS_KEY))
         overhead_columns += [(LIBRARY_LABELS[name], name) for name in names]
 
     def overhead_cell(row, result, key):
+        if key == RESULTS_KEY:
+            entry = result.get("results_floor")
+            return "n/a" if entry is None else fmt_time(entry["cost"], micro)
         if key.startswith("floor:"):
             entry = result["floors"].get(key[len("floor:") :])
             return "n/a" if entry is None else fmt_time(entry["value"], micro)
@@ -868,6 +895,12 @@ def render_table(report):
             for shape in ("kwargs", "blinker", "positional")
         )
         + "."
+    )
+    lines.append(
+        "'results': what Django's return value, the list of (receiver, response) "
+        "pairs, costs by itself: the same C loop building it, minus 'floor kw'. "
+        "Django's and fastdispatch's overheads include it; no dispatcher "
+        "returning that list can go below it."
     )
     lines.append(
         "n/a: "
@@ -1006,7 +1039,7 @@ def main(argv=None):
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     libs = load_libraries()
-    call_each, floor_description = build_floor(out)
+    floor, floor_description = build_floor(out)
     started = time.perf_counter()
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -1047,7 +1080,7 @@ def main(argv=None):
             elif row.kind == "memory":
                 timings, check = run_memory_row(row, settings)
             else:
-                timings, check = run_send_row(row, libs, call_each, settings)
+                timings, check = run_send_row(row, libs, floor, settings)
             report_rows.append(assemble_row(row, timings, check, settings.statistic))
     except CheckFailed as err:
         print(f"compare.py: correctness check failed: {err}", file=sys.stderr)
@@ -1077,6 +1110,10 @@ def assemble_row(row, timings, check, statistic):
     for shape in ("kwargs", "blinker", "positional"):
         if f"floor:{shape}" in timings:
             floors[shape] = timings[f"floor:{shape}"]
+    results_floor = timings.get(RESULTS_KEY)
+    if results_floor is not None:
+        results_floor = dict(results_floor)
+        results_floor["cost"] = results_floor["value"] - floors["kwargs"]["value"]
     for name in LIBRARIES:
         if name not in timings:
             results[name] = None
@@ -1097,6 +1134,7 @@ def assemble_row(row, timings, check, statistic):
         "unit": "bytes per receiver" if row.kind == "memory" else "seconds",
         "results": results,
         "floors": floors,
+        "results_floor": results_floor,
         "not_applicable": {
             name: not_applicable(row, name)
             for name in LIBRARIES
