@@ -34,6 +34,10 @@ pub struct Shared {
     pub dead: AtomicBool,
     /// Number of entries, readable without the lock for `send`'s fast exit.
     pub len: AtomicUsize,
+    /// Whether some receiver is limited to a sender, so that `send` knows
+    /// before reading the store that it needs the sender's key. A hint: the
+    /// store itself decides.
+    pub sender_specific: AtomicBool,
 }
 
 impl Shared {
@@ -42,6 +46,7 @@ impl Shared {
             store: ReentrantMutex::new(RefCell::new(ReceiverStore::new())),
             dead: AtomicBool::new(false),
             len: AtomicUsize::new(0),
+            sender_specific: AtomicBool::new(false),
         })
     }
 
@@ -117,6 +122,9 @@ impl Locked<'_> {
         let result = f(&mut store, &mut released);
         store.compact_if_sparse();
         self.shared.len.store(store.len(), Ordering::Release);
+        self.shared
+            .sender_specific
+            .store(store.has_sender_specific(), Ordering::Relaxed);
         Ok(result)
     }
 }

@@ -353,7 +353,12 @@ impl ReceiverStore {
     #[inline]
     pub fn built_snapshot(&self, sender: Option<ObjId>) -> Option<&Snapshot> {
         match sender {
-            Some(key) if key != self.none_id && self.per_sender.contains_key(&key) => self.sender_snapshots.get(&key),
+            Some(key) if key != self.none_id => match self.sender_snapshots.get(&key) {
+                // Built, so the sender has receivers of its own: one lookup.
+                Some(snapshot) => Some(snapshot),
+                None if self.per_sender.contains_key(&key) => None,
+                None => self.any_sender.as_ref(),
+            },
             _ => self.any_sender.as_ref(),
         }
     }

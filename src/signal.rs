@@ -530,7 +530,12 @@ impl Signal {
             return Ok(Built::Missing);
         }
         let caching = self.use_caching_enabled();
-        let mut sender_key = None;
+        // Computed before the read when it will be needed (the read decides).
+        let mut sender_key = if !caching && self.shared.sender_specific.load(Ordering::Relaxed) && !sender.is_none() {
+            Some(make_id(sender)?)
+        } else {
+            None
+        };
         loop {
             let found = self.shared.read(py, |store| {
                 let targets = if caching {
