@@ -18,10 +18,17 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-/* The arguments of both functions; 0, or -1 with an exception set. */
+/* The arguments of both functions, in vectorcall form. */
+struct call {
+    PyObject *receivers;
+    PyObject *const *stack;
+    Py_ssize_t nargs;
+    PyObject *kwnames;
+};
+
+/* 0, or -1 with an exception set. */
 static int
-parse_call(PyObject *const *argv, Py_ssize_t argc, PyObject **receivers,
-           PyObject *const **stack, Py_ssize_t *nargs, PyObject **kwnames)
+parse_call(PyObject *const *argv, Py_ssize_t argc, struct call *call)
 {
     if (argc != 3 || !PyList_Check(argv[0]) || !PyTuple_Check(argv[1])) {
         PyErr_SetString(PyExc_TypeError,
@@ -43,14 +50,14 @@ parse_call(PyObject *const *argv, Py_ssize_t argc, PyObject **receivers,
         PyErr_SetString(PyExc_TypeError, "kwnames must be a tuple or None");
         return -1;
     }
-    *nargs = PyTuple_GET_SIZE(argv[1]) - nkw;
-    if (*nargs < 0) {
+    call->nargs = PyTuple_GET_SIZE(argv[1]) - nkw;
+    if (call->nargs < 0) {
         PyErr_SetString(PyExc_ValueError, "fewer values than keyword names");
         return -1;
     }
-    *receivers = argv[0];
-    *stack = &PyTuple_GET_ITEM(argv[1], 0);
-    *kwnames = names;
+    call->receivers = argv[0];
+    call->stack = &PyTuple_GET_ITEM(argv[1], 0);
+    call->kwnames = names;
     return 0;
 }
 
@@ -58,18 +65,17 @@ static PyObject *
 call_each(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
     (void)module;
-    PyObject *receivers, *kwnames;
-    PyObject *const *stack;
-    Py_ssize_t nargs;
-    if (parse_call(argv, argc, &receivers, &stack, &nargs, &kwnames) < 0) {
+    struct call call;
+    if (parse_call(argv, argc, &call) < 0) {
         return NULL;
     }
+    PyObject *receivers = call.receivers;
     /* The list is not changed by the trivial receivers of the benchmark, but
        index it afresh at each step, as a careful dispatcher would. */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(receivers); i++) {
         PyObject *receiver = PyList_GET_ITEM(receivers, i);
         Py_INCREF(receiver);
-        PyObject *result = PyObject_Vectorcall(receiver, stack, nargs, kwnames);
+        PyObject *result = PyObject_Vectorcall(receiver, call.stack, call.nargs, call.kwnames);
         Py_DECREF(receiver);
         if (result == NULL) {
             return NULL;
@@ -89,12 +95,11 @@ static PyObject *
 call_collect(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
     (void)module;
-    PyObject *receivers, *kwnames;
-    PyObject *const *stack;
-    Py_ssize_t nargs;
-    if (parse_call(argv, argc, &receivers, &stack, &nargs, &kwnames) < 0) {
+    struct call call;
+    if (parse_call(argv, argc, &call) < 0) {
         return NULL;
     }
+    PyObject *receivers = call.receivers;
     Py_ssize_t n = PyList_GET_SIZE(receivers);
     PyObject *responses = PyList_New(n);
     if (responses == NULL) {
@@ -108,7 +113,7 @@ call_collect(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
         }
         PyObject *receiver = PyList_GET_ITEM(receivers, i);
         Py_INCREF(receiver);
-        PyObject *result = PyObject_Vectorcall(receiver, stack, nargs, kwnames);
+        PyObject *result = PyObject_Vectorcall(receiver, call.stack, call.nargs, call.kwnames);
         if (result == NULL) {
             Py_DECREF(receiver);
             Py_DECREF(responses);

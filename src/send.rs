@@ -8,7 +8,7 @@
 //! tuple (`("signal", "sender", *named)`) is cached per call shape, so a send
 //! from the same call site allocates none.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -117,9 +117,9 @@ const INLINE_ARGS: usize = 16;
 /// `[<spare>, signal, sender, *named values]` (borrowed from the caller) with
 /// `kwnames` `("signal", "sender", *named names)`. The spare slot in front
 /// lets a bound-method receiver prepend its `self` without copying
-/// (`PY_VECTORCALL_ARGUMENTS_OFFSET`).
+/// (`PY_VECTORCALL_ARGUMENTS_OFFSET`), hence cells: the callee writes there.
 struct CallArgs<'a, 'py> {
-    stack: &'a [*mut ffi::PyObject],
+    stack: &'a [Cell<*mut ffi::PyObject>],
     kwnames: Bound<'py, PyTuple>,
     /// A named argument is called `signal`: Python's own call machinery must
     /// report the clash, as it does for Django.
@@ -195,7 +195,8 @@ impl<'a, 'py> CallArgs<'a, 'py> {
             }
         }
         // SAFETY: all `len` slots were written above.
-        let stack = unsafe { std::slice::from_raw_parts(slots.as_ptr().cast::<*mut ffi::PyObject>(), len) };
+        let stack = unsafe { &mut *(slots as *mut [MaybeUninit<*mut ffi::PyObject>] as *mut [*mut ffi::PyObject]) };
+        let stack = Cell::from_mut(stack).as_slice_of_cells();
         Ok(CallArgs {
             stack,
             kwnames: shape.kwnames,
@@ -204,7 +205,7 @@ impl<'a, 'py> CallArgs<'a, 'py> {
     }
 
     fn sender(&self) -> *mut ffi::PyObject {
-        self.stack[2]
+        self.stack[2].get()
     }
 
     /// `named`, as a dict (for the Python side: async receivers, clashes).
@@ -212,7 +213,7 @@ impl<'a, 'py> CallArgs<'a, 'py> {
         let named = PyDict::new(py);
         for (i, name) in self.kwnames.iter().enumerate().skip(2) {
             // SAFETY: the caller's argument array outlives this send.
-            named.set_item(name, unsafe { Bound::from_borrowed_ptr(py, self.stack[i + 1]) })?;
+            named.set_item(name, unsafe { Bound::from_borrowed_ptr(py, self.stack[i + 1].get()) })?;
         }
         Ok(named)
     }
@@ -364,7 +365,7 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'_, 'py>, mode: Mo
                     py,
                     ffi::PyObject_Vectorcall(
                         receiver.as_ptr(),
-                        stack.as_ptr().add(1),
+                        stack.as_ptr().add(1).cast::<*mut ffi::PyObject>(),
                         ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
                         kwnames,
                     ),
