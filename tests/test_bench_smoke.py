@@ -109,6 +109,21 @@ def test_fastdispatch_sends_exactly_as_django(report):
         assert rows[row_id]["check"]["fastdispatch_equals_django"] is True, row_id
 
 
+def test_send_rows_time_the_cost_of_the_results_list(quick_run, report):
+    """Each send row also times the C loop that builds Django's list of
+    (receiver, response) pairs, and the overhead table shows what it adds."""
+    for row in report["rows"]:
+        if row["id"] not in SEND_ROWS:
+            assert row["results_floor"] is None, row["id"]
+            continue
+        results_floor = row["results_floor"]
+        assert results_floor["median"] > 0, row["id"]
+        floor = row["floors"]["kwargs"]["value"]
+        assert results_floor["cost"] == pytest.approx(results_floor["value"] - floor)
+    proc, _ = quick_run
+    assert "results" in proc.stdout.split("Dispatcher overhead")[1].splitlines()[1]
+
+
 def test_other_libraries_call_the_expected_receivers(report):
     for row in report["rows"]:
         if row["id"] not in SEND_ROWS:
