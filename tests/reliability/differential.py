@@ -709,11 +709,14 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     # --- the signal's API ---------------------------------------------------
 
-    def _uids(self):
+    def _draw_uid(self, data):
+        """A dispatch_uid for this step (or None), written to the trace."""
         uids = SAFE_UIDS
         if self.STRICT:
             uids += K1_UIDS + K2_UIDS + K3_UIDS
-        return st.sampled_from(uids)
+        uid = data.draw(st.sampled_from(uids), label="dispatch_uid")
+        self.trace.append(f"    dispatch_uid={uid!r}")
+        return uid
 
     @rule(
         data=st.data(),
@@ -727,8 +730,7 @@ class DifferentialMachine(RuleBasedStateMachine):
         self._connect(data, signal, receiver, sender, weak)
 
     def _connect(self, data, signal, receiver, sender, weak):
-        uid = data.draw(self._uids(), label="dispatch_uid")
-        self.trace.append(f"    dispatch_uid={uid!r}")
+        uid = self._draw_uid(data)
 
         def action(world):
             return world.signals[signal].connect(
@@ -762,8 +764,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     @traced
     def connect_temporary(self, data, signal, kind, raises, sender, weak):
         """Connect a receiver nobody else holds: weakly, it is dead at once."""
-        uid = data.draw(self._uids(), label="dispatch_uid")
-        self.trace.append(f"    dispatch_uid={uid!r}")
+        uid = self._draw_uid(data)
         label = self._label("t")
 
         def action(world):
@@ -789,8 +790,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     )
     @traced
     def disconnect(self, data, signal, receiver, sender):
-        uid = data.draw(self._uids(), label="dispatch_uid")
-        self.trace.append(f"    dispatch_uid={uid!r}")
+        uid = self._draw_uid(data)
 
         def action(world):
             return world.signals[signal].disconnect(
