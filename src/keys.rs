@@ -2,6 +2,9 @@
 //! `_make_id` does, but as plain Rust values so that the receiver index can be
 //! searched without running Python code while the signal's lock is held.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -50,8 +53,55 @@ pub unsafe fn bound_method_parts(ptr: *mut ffi::PyObject) -> Option<(*mut ffi::P
     }
 }
 
-/// `hasattr(target, "__func__")` and the ids Django derives from it.
+/// Django's module-level `_make_id` while code has replaced it
+/// (`mock.patch("django.dispatch.dispatcher._make_id", ...)`, as Django's own
+/// tests do): the signal's keys then come from it, as Django's `connect`,
+/// `disconnect` and `_live_receivers` look the name up at every call. The
+/// flag is all that a send reads while nothing is patched.
+static MAKE_ID_PATCHED: AtomicBool = AtomicBool::new(false);
+static PATCHED_MAKE_ID: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
+
+/// `_use_make_id(function)`: the keys of every signal come from `function`
+/// (a replaced `django.dispatch.dispatcher._make_id`), or natively again when
+/// it is `None`. Called by the shim when the module attribute is set.
+#[pyfunction]
+pub fn _use_make_id(function: Option<Py<PyAny>>) {
+    MAKE_ID_PATCHED.store(function.is_some(), Ordering::Relaxed);
+    // The previous function is released after the lock is, since releasing
+    // it may run a finaliser that sets it again.
+    let previous = std::mem::replace(&mut *PATCHED_MAKE_ID.lock(), function);
+    drop(previous);
+}
+
+/// The lookup key Django's dispatcher would compute for `target`: through a
+/// replaced `_make_id` if there is one, natively otherwise.
+#[inline(always)]
 pub fn make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
+    if MAKE_ID_PATCHED.load(Ordering::Relaxed) {
+        return patched_make_id(target);
+    }
+    native_make_id(target)
+}
+
+#[cold]
+fn patched_make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
+    let py = target.py();
+    let function = PATCHED_MAKE_ID.lock().as_ref().map(|f| f.clone_ref(py));
+    let Some(function) = function else {
+        return native_make_id(target);
+    };
+    let key = function.bind(py).call1((target,))?;
+    int_obj_id(&key).ok_or_else(|| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "the replaced _make_id() must return an int or a pair of ints, as Django's does, not {}",
+            key.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+        ))
+    })
+}
+
+/// Django's own `_make_id`: `hasattr(target, "__func__")` and the ids it
+/// derives from it.
+pub fn native_make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
     let py = target.py();
     let ptr = target.as_ptr();
     // SAFETY: `ptr` is a live object (we hold `target`); the macros below only
@@ -94,12 +144,7 @@ pub unsafe fn function_has_attr(function: *mut ffi::PyObject, name: &Bound<'_, p
         if dict.is_null() || ffi::PyDict_Size(dict) == 0 {
             return false;
         }
-        let found = ffi::PyDict_GetItemWithError(dict, name.as_ptr());
-        if found.is_null() && !ffi::PyErr_Occurred().is_null() {
-            ffi::PyErr_Clear();
-            return true;
-        }
-        !found.is_null()
+        dict_has(dict, name.as_ptr())
     }
 }
 
@@ -169,24 +214,69 @@ unsafe fn mro_defines(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> b
         if mro.is_null() {
             return true;
         }
-        for i in 0..ffi::PyTuple_GET_SIZE(mro) {
-            let base = ffi::PyTuple_GET_ITEM(mro, i).cast::<ffi::PyTypeObject>();
+        // Held while searching: a key's `__eq__` may run code that gives the
+        // type a new MRO, freeing this one.
+        let mro = Strong::new(mro);
+        for i in 0..ffi::PyTuple_GET_SIZE(mro.0) {
+            let base = ffi::PyTuple_GET_ITEM(mro.0, i).cast::<ffi::PyTypeObject>();
             let dict = (*base).tp_dict;
-            // Static builtin types may keep their dict elsewhere; none of them
-            // defines `__func__`.
             if dict.is_null() {
+                // Python 3.12+ keeps the dicts of static builtin types
+                // elsewhere. Of those, only `classmethod` and `staticmethod`
+                // define `__func__` and can be subclassed (`types.MethodType`
+                // cannot), so a class deriving from them answers as on 3.11.
+                if base == std::ptr::addr_of_mut!(ffi::PyClassMethod_Type)
+                    || base == std::ptr::addr_of_mut!(ffi::PyStaticMethod_Type)
+                {
+                    return true;
+                }
                 continue;
             }
-            let found = ffi::PyDict_GetItemWithError(dict, name);
-            if !found.is_null() {
-                return true;
-            }
-            if !ffi::PyErr_Occurred().is_null() {
-                ffi::PyErr_Clear();
+            if dict_has(dict, name) {
                 return true;
             }
         }
         false
+    }
+}
+
+/// A strong reference to a borrowed object, for as long as this lives.
+struct Strong(*mut ffi::PyObject);
+
+impl Strong {
+    /// # Safety
+    /// `ptr` is a live object, and the thread is attached to the interpreter
+    /// while this lives.
+    unsafe fn new(ptr: *mut ffi::PyObject) -> Strong {
+        // SAFETY: as the caller promises.
+        unsafe { ffi::Py_INCREF(ptr) };
+        Strong(ptr)
+    }
+}
+
+impl Drop for Strong {
+    fn drop(&mut self) {
+        // SAFETY: the reference taken in `new`, released attached.
+        unsafe { ffi::Py_DECREF(self.0) };
+    }
+}
+
+/// Whether `dict` has the key `name` (an exact `str`); `true` also when the
+/// lookup fails, so that the caller asks Python. The dict is held while
+/// searching: comparing a key of a `str` subclass runs its `__eq__`, which
+/// may replace the dict and free it.
+///
+/// # Safety
+/// `dict` is a live dict, `name` a live object; the thread is attached.
+unsafe fn dict_has(dict: *mut ffi::PyObject, name: *mut ffi::PyObject) -> bool {
+    unsafe {
+        let dict = Strong::new(dict);
+        let found = ffi::PyDict_GetItemWithError(dict.0, name);
+        if found.is_null() && !ffi::PyErr_Occurred().is_null() {
+            ffi::PyErr_Clear();
+            return true;
+        }
+        !found.is_null()
     }
 }
 
@@ -224,11 +314,6 @@ impl ReceiverKey {
         })
     }
 
-    /// Parse the receiver half of a key from Django's tuple layout.
-    pub fn from_object(key: &Bound<'_, PyAny>) -> PyResult<ReceiverKey> {
-        ReceiverKey::for_uid(key)
-    }
-
     pub fn to_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match self {
             ReceiverKey::Target(id) => id.to_object(py),
@@ -257,7 +342,7 @@ pub fn sender_key_from_object(key: &Bound<'_, PyAny>) -> PyResult<ObjId> {
 }
 
 /// An exact int (or bool) that fits an id, or a tuple of two of them.
-fn int_obj_id(obj: &Bound<'_, PyAny>) -> Option<ObjId> {
+pub fn int_obj_id(obj: &Bound<'_, PyAny>) -> Option<ObjId> {
     if obj.is_instance_of::<PyInt>() {
         return obj.extract::<usize>().ok().map(ObjId::Single);
     }

@@ -1,5 +1,6 @@
 //! fastdispatch: Django's signal dispatcher, natively.
 //!
+//! - `compat`: which Django's internals the `Signal` shows (4.2, 5.x, 6.0, 6.1)
 //! - `signal`: the `Signal` class (connect, disconnect, receivers, ...)
 //! - `send`: `send` and `send_robust`, the hot path
 //! - `receivers`: receiver storage and its indexes
@@ -11,6 +12,7 @@
 //! - `registration`: `RegistrationBackend`, the base class of the
 //!   registration workflows of `fastdispatch.registration`
 
+mod compat;
 mod describe;
 mod keys;
 mod lock;
@@ -29,7 +31,9 @@ pub use signal::Signal;
 /// Django's `_make_id`: `id(target)`, or `(id(target.__self__), id(target.__func__))`.
 #[pyfunction]
 fn _make_id<'py>(target: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    keys::make_id(target)?.to_object(target.py())
+    // Always Django's own computation: a replacement of the module's
+    // `_make_id` usually calls this one.
+    keys::native_make_id(target)?.to_object(target.py())
 }
 
 /// The native module. Not declared safe to run without the GIL yet
@@ -55,6 +59,9 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Signal>()?;
     m.add_class::<lock::SignalLock>()?;
     m.add_function(wrap_pyfunction!(_make_id, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::_use_make_id, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::_set_django_version, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::_django_series, m)?)?;
     m.add("NONE_ID", keys::ObjId::of_none().to_object(py)?)?;
     m.add_class::<signal::SenderReceiversCache>()?;
     m.add_class::<RegistrationBackend>()?;
@@ -70,9 +77,10 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NO_RECEIVERS", python::no_receivers(py))?;
 
     let signal_type = py.get_type::<Signal>();
+    python::native_live_receivers(py)?;
     send::install(py, &signal_type)?;
-    for name in ["connect", "asend", "asend_robust"] {
-        signal_type.setattr(name, python::glue(py, name)?)?;
-    }
+    // `asend` and `asend_robust` are given by `fastdispatch._compat`, with
+    // the other methods that depend on the Django series.
+    signal_type.setattr("connect", python::glue(py, "connect")?)?;
     Ok(())
 }

@@ -35,6 +35,12 @@ pub fn iscoroutinefunction(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     cached(py, &FUNC, "asgiref.sync", "iscoroutinefunction")
 }
 
+/// `inspect.iscoroutinefunction`, Django 6.1's test of an async receiver.
+pub fn inspect_iscoroutinefunction(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static FUNC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    cached(py, &FUNC, "inspect", "iscoroutinefunction")
+}
+
 /// `functools.partial`, whose wrapped function `describe` reports.
 pub fn functools_partial(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static PARTIAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -140,7 +146,8 @@ pub fn no_receivers(py: Python<'_>) -> &Bound<'_, PyAny> {
 }
 
 /// The native `Signal._live_receivers` method descriptor, to tell whether
-/// user code replaced it.
+/// user code replaced it. Taken when the module is made (`init_module`), so
+/// that a replacement made before the first send is not taken for it.
 pub fn native_live_receivers(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     static DESCRIPTOR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     DESCRIPTOR

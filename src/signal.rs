@@ -1,7 +1,8 @@
 //! `Signal`: Django's `django.dispatch.Signal`, natively.
 //!
-//! Behaviour follows Django 6.1's `dispatcher.py`; where this file departs
-//! from it, a comment says so. `send` and `send_robust` live in `send.rs`.
+//! Behaviour follows the installed Django's `dispatcher.py` (`compat.rs`
+//! says how the series differ); where this file departs from it, a comment
+//! says so. `send` and `send_robust` live in `send.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 use pyo3::PyClassInitializer;
 use smallvec::SmallVec;
 
+use crate::compat::{self, Series};
 use crate::keys::{make_id, sender_key_from_object, ObjId, ReceiverKey};
 use crate::lock::{Locked, Shared, SignalLock};
 use crate::python;
@@ -24,7 +26,7 @@ use crate::registry;
 /// Base class for all signals.
 ///
 /// Receivers are kept in connection order, indexed by lookup key and by
-/// sender. `receivers` shows them in Django's layout:
+/// sender. `receivers` shows them in the installed Django's layout, on 6.x
 /// `[((receiver_key, sender_key), receiver_or_weakref, sender_weakref, is_async), ...]`.
 #[pyclass(module = "fastdispatch", name = "Signal", subclass, dict, weakref, frozen)]
 pub struct Signal {
@@ -280,15 +282,16 @@ impl Signal {
         Ok(!live_receivers_of(slf, sender.unwrap_or(&none))?.is_empty())
     }
 
-    /// The live receivers for `sender`: `(sync_receivers, async_receivers)`,
-    /// weak references resolved, in connection order.
-    fn _live_receivers<'py>(
-        &self,
-        py: Python<'py>,
-        sender: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+    /// The live receivers for `sender`, weak references resolved, in
+    /// connection order: `(sync_receivers, async_receivers)` (Django 5.0+),
+    /// or one list (Django 4.2, which has no async receivers).
+    fn _live_receivers<'py>(&self, py: Python<'py>, sender: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let live = self.live_receivers(py, sender)?;
-        Ok((PyList::new(py, live.sync)?, PyList::new(py, live.asynchronous)?))
+        let sync = PyList::new(py, live.sync)?;
+        if !compat::live_receivers_split() {
+            return Ok(sync.into_any());
+        }
+        Ok(PyTuple::new(py, [sync, PyList::new(py, live.asynchronous)?])?.into_any())
     }
 
     /// Remove receivers whose receiver or sender died, if any did.
@@ -298,11 +301,19 @@ impl Signal {
     }
 
     /// Flag dead receivers for removal at the next use of the signal. This is
-    /// the weak references' callback in Django; here it is kept for callers.
+    /// the weak references' callback in Django 6.x; here it is kept for
+    /// callers. Django 4.2 and 5.x name it `_remove_receiver`: the class has
+    /// the one its series has (`fastdispatch._compat`).
     #[pyo3(signature = (reference = None))]
     fn _flag_dead_receivers(&self, reference: Option<&Bound<'_, PyAny>>) {
         let _ = reference;
         self.dead.store(true, Ordering::Release);
+    }
+
+    /// `_flag_dead_receivers` by the name of Django 4.2 and 5.x.
+    #[pyo3(signature = (receiver = None))]
+    fn _remove_receiver(&self, receiver: Option<&Bound<'_, PyAny>>) {
+        self._flag_dead_receivers(receiver);
     }
 
     #[getter]
@@ -350,8 +361,7 @@ impl Signal {
         };
         let list = PyList::empty(py);
         for entry in rows {
-            let lookup_key = PyTuple::new(py, [entry.key.to_object(py)?, entry.sender.to_object(py)?])?;
-            list.append((lookup_key, entry.receiver, entry.sender_ref, entry.is_async))?;
+            list.append(row_of_entry(py, entry)?)?;
         }
         let view = python::glue(py, "ReceiverList")?.call1((list, slf))?;
         let locked = this.shared.lock(py);
@@ -464,9 +474,16 @@ impl Signal {
 
     /// Replace every entry with the rows of `value` (Django's layout).
     fn replace_receivers(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        // Rows of Django 4.2 and 5.x have no sender reference: a row that is
+        // still connected keeps the one its entry has.
+        let previous = if compat::rows_have_sender_ref() {
+            Vec::new()
+        } else {
+            self.entries(py)?
+        };
         let mut entries = Vec::new();
         for row in value.try_iter()? {
-            entries.push(entry_from_row(&row?)?);
+            entries.push(entry_from_row(&row?, &previous)?);
         }
         let locked = self.shared.lock(py);
         locked.write(|store, released| {
@@ -738,6 +755,12 @@ fn is_bound_method(receiver: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// their code flags without the round trip through `inspect`.
 fn is_async_receiver(receiver: &Bound<'_, PyAny>) -> PyResult<bool> {
     let py = receiver.py();
+    let check = match compat::series() {
+        // No async receivers: a coroutine function is called like any other.
+        Series::Django42 => return Ok(false),
+        Series::Django5 | Series::Django60 => python::iscoroutinefunction(py)?,
+        Series::Django61 => python::inspect_iscoroutinefunction(py)?,
+    };
     let ptr = receiver.as_ptr();
     // SAFETY: type checks and field reads of live objects; the function is
     // kept alive by `receiver` (itself, or the method holding it).
@@ -756,7 +779,7 @@ fn is_async_receiver(receiver: &Bound<'_, PyAny>) -> PyResult<bool> {
             }
         }
     }
-    python::iscoroutinefunction(py)?.call1((receiver,))?.is_truthy()
+    check.call1((receiver,))?.is_truthy()
 }
 
 /// With Django settings configured and DEBUG on, reject receivers Django
@@ -817,31 +840,68 @@ fn receiver_key(receiver: &Bound<'_, PyAny>, dispatch_uid: Option<&Bound<'_, PyA
     }
 }
 
-/// An entry from a row of `receivers`: `((receiver_key, sender_key), receiver, sender_ref, is_async)`.
-fn entry_from_row(row: &Bound<'_, PyAny>) -> PyResult<Entry> {
-    let invalid = || {
-        PyTypeError::new_err(
-            "each receiver must be a tuple ((receiver_key, sender_key), receiver, sender_ref, is_async)",
-        )
+/// A row of `receivers` in the installed Django's layout.
+fn row_of_entry(py: Python<'_>, entry: Entry) -> PyResult<Bound<'_, PyTuple>> {
+    let lookup_key = PyTuple::new(py, [entry.key.to_object(py)?, entry.sender.to_object(py)?])?;
+    let receiver = entry.receiver.into_bound(py);
+    match compat::series() {
+        Series::Django42 => PyTuple::new(py, [lookup_key.into_any(), receiver]),
+        Series::Django5 => {
+            let is_async = pyo3::types::PyBool::new(py, entry.is_async).to_owned().into_any();
+            PyTuple::new(py, [lookup_key.into_any(), receiver, is_async])
+        }
+        Series::Django60 | Series::Django61 => {
+            (lookup_key, receiver, entry.sender_ref, entry.is_async).into_pyobject(py)
+        }
+    }
+}
+
+/// The layout of a row, for the error raised on another.
+fn row_layout() -> &'static str {
+    match compat::series() {
+        Series::Django42 => "((receiver_key, sender_key), receiver)",
+        Series::Django5 => "((receiver_key, sender_key), receiver, is_async)",
+        Series::Django60 | Series::Django61 => "((receiver_key, sender_key), receiver, sender_ref, is_async)",
+    }
+}
+
+/// An entry from a row of `receivers` in the installed Django's layout. A
+/// layout without the sender's reference takes it from the entry of
+/// `previous` with the same receiver object and sender key, if any.
+fn entry_from_row(row: &Bound<'_, PyAny>, previous: &[Entry]) -> PyResult<Entry> {
+    let invalid = || PyTypeError::new_err(format!("each receiver must be a tuple {}", row_layout()));
+    let row = row.cast::<PyTuple>().map_err(|_| invalid())?;
+    let width = match compat::series() {
+        Series::Django42 => 2,
+        Series::Django5 => 3,
+        Series::Django60 | Series::Django61 => 4,
     };
-    let (lookup_key, receiver, sender_ref, is_async): (
-        Bound<'_, PyAny>,
-        Bound<'_, PyAny>,
-        Bound<'_, PyAny>,
-        Bound<'_, PyAny>,
-    ) = row.extract().map_err(|_| invalid())?;
+    if row.len() != width {
+        return Err(invalid());
+    }
     let (receiver_key, sender_key): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
-        lookup_key.extract().map_err(|_| invalid())?;
+        row.get_item(0)?.extract().map_err(|_| invalid())?;
+    let receiver = row.get_item(1)?;
+    let sender = sender_key_from_object(&sender_key)?;
+    let (sender_ref, is_async) = match width {
+        2 => (None, false),
+        3 => (None, row.get_item(2)?.is_truthy()?),
+        _ => (Some(row.get_item(2)?), row.get_item(3)?.is_truthy()?),
+    };
+    let sender_ref = match sender_ref {
+        Some(r) if r.is_none() => None,
+        Some(r) => Some(r.unbind()),
+        None => previous
+            .iter()
+            .find(|e| e.sender == sender && e.receiver.is(&receiver))
+            .and_then(|e| e.sender_ref.as_ref().map(|r| r.clone_ref(row.py()))),
+    };
     Ok(Entry {
-        key: ReceiverKey::from_object(&receiver_key)?,
-        sender: sender_key_from_object(&sender_key)?,
+        key: ReceiverKey::for_uid(&receiver_key)?,
+        sender,
         receiver: receiver.unbind(),
-        sender_ref: if sender_ref.is_none() {
-            None
-        } else {
-            Some(sender_ref.unbind())
-        },
-        is_async: is_async.is_truthy()?,
+        sender_ref,
+        is_async,
     })
 }
 
@@ -948,9 +1008,14 @@ pub fn live_receivers_of_into<'py>(
     if !live_receivers_replaced(signal)? {
         return signal.get().live_receivers_into(py, sender, live);
     }
-    let (sync, asynchronous): (Bound<'py, PyAny>, Bound<'py, PyAny>) = signal
-        .call_method1(intern!(py, "_live_receivers"), (sender,))?
-        .extract()?;
+    let found = signal.call_method1(intern!(py, "_live_receivers"), (sender,))?;
+    if !compat::live_receivers_split() {
+        for receiver in found.try_iter()? {
+            live.sync.push(receiver?);
+        }
+        return Ok(());
+    }
+    let (sync, asynchronous): (Bound<'py, PyAny>, Bound<'py, PyAny>) = found.extract()?;
     for receiver in sync.try_iter()? {
         live.sync.push(receiver?);
     }
@@ -1034,16 +1099,24 @@ impl SenderReceiversCache {
         Ok(items)
     }
 
-    /// Django's cached value: `[(receiver_or_ref, sender_ref, is_async), ...]`,
-    /// or `NO_RECEIVERS`.
+    /// Django's cached value, or `NO_RECEIVERS`: a list of
+    /// `receiver_or_ref` (4.2), `(receiver_or_ref, is_async)` (5.x) or
+    /// `(receiver_or_ref, sender_ref, is_async)` (6.x).
     fn value<'py>(py: Python<'py>, receivers: &Snapshot) -> PyResult<Bound<'py, PyAny>> {
         if receivers.is_empty() {
             return Ok(python::no_receivers(py).clone());
         }
         let list = PyList::empty(py);
         for target in receivers.iter() {
-            let sender_ref = target.sender_ref.as_ref().map(|r| r.bind(py));
-            list.append((target.receiver.bind(py), sender_ref, target.is_async))?;
+            let receiver = target.receiver.bind(py);
+            match compat::series() {
+                Series::Django42 => list.append(receiver)?,
+                Series::Django5 => list.append((receiver, target.is_async))?,
+                Series::Django60 | Series::Django61 => {
+                    let sender_ref = target.sender_ref.as_ref().map(|r| r.bind(py));
+                    list.append((receiver, sender_ref, target.is_async))?
+                }
+            }
         }
         Ok(list.into_any())
     }

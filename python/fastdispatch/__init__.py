@@ -1,10 +1,12 @@
 """A native (Rust) drop-in replacement for Django's signal dispatcher.
 
-``fastdispatch.Signal`` behaves as ``django.dispatch.Signal`` of Django 6.1.
+``fastdispatch.Signal`` behaves as ``django.dispatch.Signal`` of the installed
+Django, internals included (``fastdispatch._compat``).
 Installed as a package, it also takes the place of ``django.dispatch.Signal``
 in every process (see ``fastdispatch._shim``), unless ``FASTDISPATCH_DISABLE=1``.
 """
 
+from fastdispatch import _compat
 from fastdispatch._native import (
     NO_RECEIVERS,
     NONE_ID,
@@ -20,6 +22,8 @@ from fastdispatch._native import (
     live_signals,
 )
 from fastdispatch._native import __version__ as __version__
+
+_compat.configure(_compat.installed_django_version())
 
 __all__ = [
     "NONE_ID",

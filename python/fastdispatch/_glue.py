@@ -5,8 +5,17 @@
 Coroutines, task groups and asgiref's thread adapters are Python's business, so
 they stay in Python. The native core resolves the live receivers and calls in
 here only when there is async work to do. ``asend`` and ``asend_robust`` are
-installed on the native ``Signal`` class when the native module loads, so they
-are real coroutine functions, as in Django.
+installed on the native ``Signal`` class by ``fastdispatch._compat`` (Django
+4.2 has neither), so they are real coroutine functions, as in Django.
+
+How async receivers run depends on the Django series (``configure``):
+
+* 5.0 to 6.0: concurrently with ``asyncio.gather``, each in a copy of the
+  caller's context; ``asend`` runs the sync receivers (behind one
+  ``sync_to_async``) at the same time as the async ones.
+* 6.1: concurrently in an ``asyncio.TaskGroup``, all in one context whose
+  changes the caller sees afterwards; ``asend`` runs the sync receivers
+  first, then the async ones.
 """
 
 import asyncio
@@ -43,15 +52,15 @@ def _restore_context(context):
             var.set(value)
 
 
-async def _gather_in_context(context, coros):
-    # Python 3.10 has no TaskGroup: each task runs in a copy of the shared
-    # context instead of the context itself.
-    tasks = [context.run(asyncio.ensure_future, coro) for coro in coros]
-    return list(await asyncio.gather(*tasks))
+async def _gather(coros):
+    """Django 5.0 to 6.0: await ``coros`` with ``asyncio.gather``; results in
+    order, the first failure raised (the others run on)."""
+    return list(await asyncio.gather(*coros))
 
 
-async def _run_concurrently(coros):
-    """Await ``coros`` concurrently in one shared context; results in order.
+async def _task_group(coros):
+    """Django 6.1: await ``coros`` concurrently in one shared context;
+    results in order.
 
     A single failure is raised as itself, several as an exception group, the
     way ``asyncio.TaskGroup`` reports them.
@@ -60,13 +69,11 @@ async def _run_concurrently(coros):
         return []
     context = contextvars.copy_context()
     results = [None] * len(coros)
+
+    async def store(index, coro):
+        results[index] = await coro
+
     try:
-        if not hasattr(asyncio, "TaskGroup"):
-            return await _gather_in_context(context, coros)
-
-        async def store(index, coro):
-            results[index] = await coro
-
         try:
             async with asyncio.TaskGroup() as group:
                 for index, coro in enumerate(coros):
@@ -79,6 +86,10 @@ async def _run_concurrently(coros):
         return results
     finally:
         _restore_context(context)
+
+
+# How receivers run concurrently; set by configure() for the Django series.
+_run_concurrently = _task_group
 
 
 async def _call_robust(signal, receiver, sender, named):
@@ -124,25 +135,62 @@ def _sync_calls(signal, receivers, sender, named, robust):
     return responses
 
 
-async def _asend(signal, sender, named, robust):
+def _asend_receivers(signal, sender):
+    """The receivers ``asend`` runs: ``(sync, async)``, or None when there
+    are none at all."""
     if not signal.receivers:
-        return []
+        return None
     # Django looks the sender up in its sender cache (a dict, or a
     # WeakKeyDictionary with use_caching) before anything else: an unhashable
     # sender is a TypeError, as in send().
     hash(sender)
-    sync_receivers, async_receivers = signal._live_receivers(sender)
+    return signal._live_receivers(sender)
+
+
+async def _asend_in_order(signal, sender, named, robust):
+    """Django 6.1's ``asend``: the sync receivers first (all behind one
+    thread hop, in connection order), then the async ones, concurrently."""
+    receivers = _asend_receivers(signal, sender)
+    if receivers is None:
+        return []
+    sync_receivers, async_receivers = receivers
     responses = []
     if sync_receivers:
-        # All sync receivers run behind one thread hop, in connection order.
         responses = await sync_to_async(_sync_calls)(
             signal, sync_receivers, sender, named, robust
         )
-    async_responses = await _run_concurrently(
+    async_responses = await _task_group(
         _async_calls(signal, async_receivers, sender, named, robust)
     )
     responses.extend(zip(async_receivers, async_responses, strict=True))
     return responses
+
+
+async def _asend_together(signal, sender, named, robust):
+    """Django 5.0 to 6.0's ``asend``: the sync receivers (behind one thread
+    hop) and the async ones, all at the same time, through ``asyncio.gather``."""
+    receivers = _asend_receivers(signal, sender)
+    if receivers is None:
+        return []
+    sync_receivers, async_receivers = receivers
+
+    async def sync_send():
+        if not sync_receivers:
+            return []
+        return await sync_to_async(_sync_calls)(
+            signal, sync_receivers, sender, named, robust
+        )
+
+    responses, async_responses = await asyncio.gather(
+        sync_send(),
+        _gather(_async_calls(signal, async_receivers, sender, named, robust)),
+    )
+    responses.extend(zip(async_receivers, async_responses, strict=True))
+    return responses
+
+
+# The body of asend and asend_robust; set by configure() for the Django series.
+_asend = _asend_in_order
 
 
 async def asend(self, sender, **named):
@@ -187,9 +235,20 @@ def _writes_back(method):
     return change
 
 
+def configure(series):
+    """Run async receivers as Django ``series`` ("5.2", "6.0", "6.1") does;
+    called once by ``fastdispatch._compat`` (Django 4.2 has none)."""
+    global _run_concurrently, _asend
+    if series == "6.1":
+        _run_concurrently, _asend = _task_group, _asend_in_order
+    else:
+        _run_concurrently, _asend = _gather, _asend_together
+
+
 class ReceiverList(list):
-    """``signal.receivers``: Django's list of
-    ``((receiver_key, sender_key), receiver_or_weakref, sender_ref, is_async)``.
+    """``signal.receivers``: Django's list of receivers, one row each, in the
+    installed Django's layout (on 6.x
+    ``((receiver_key, sender_key), receiver_or_weakref, sender_ref, is_async)``).
 
     Code in the wild changes it in place (``signal.receivers.clear()``,
     ``del signal.receivers[i]``, slice assignment); each such change is

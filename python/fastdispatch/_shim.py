@@ -62,6 +62,32 @@ class _State:
 _state = _State()
 
 
+class _DispatcherModule(type(sys)):
+    """The class of ``django.dispatch.dispatcher`` once patched: Django's
+    dispatcher looks ``_make_id`` up in its module at every call, and tests
+    replace it there (``mock.patch("django.dispatch.dispatcher._make_id",
+    ...)``); setting or deleting the name tells the native core, which
+    otherwise never looks."""
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name == "_make_id":
+            _make_id_changed(value)
+
+    def __delattr__(self, name):
+        super().__delattr__(name)
+        if name == "_make_id":
+            _make_id_changed(None)
+
+
+def _make_id_changed(value):
+    import fastdispatch
+
+    native = fastdispatch._make_id
+    replaced = value is not None and value is not native
+    fastdispatch._native._use_make_id(value if replaced else None)
+
+
 def _patch_django_dispatcher(module):
     import fastdispatch
 
@@ -70,6 +96,7 @@ def _patch_django_dispatcher(module):
     originals = {name: getattr(module, name, None) for name in PATCHED_NAMES}
     for name, value in replacements.items():
         setattr(module, name, value)
+    module.__class__ = _DispatcherModule
     # Django's model checks recognise a lazy ``ModelSignal.connect`` by the
     # module and name of the function: standing in for Django's connect, ours
     # answers to Django's module.
