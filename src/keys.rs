@@ -101,6 +101,7 @@ fn patched_make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
 
 /// Django's own `_make_id`: `hasattr(target, "__func__")` and the ids it
 /// derives from it.
+#[inline]
 pub fn native_make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
     let py = target.py();
     let ptr = target.as_ptr();

@@ -19,6 +19,7 @@ from pathlib import Path
 import django
 import fastdispatch
 import pytest
+from django_layout import SERIES
 
 # Every signal Django itself defines, by module.
 DJANGO_SIGNALS = {
@@ -284,6 +285,7 @@ def report_lines(disable=None):
 def check_common_report(lines):
     assert f"fastdispatch: {fastdispatch.__version__}" in lines
     assert f"Django: {django.get_version()}" in lines
+    assert f"internals of Django: {SERIES}" in lines
     python_line = [line for line in lines if line.startswith("Python: ")]
     assert python_line[0].startswith(f"Python: {platform.python_version()} ")
     native = [line for line in lines if line.startswith("native module: ")]

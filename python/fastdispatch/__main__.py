@@ -3,7 +3,8 @@
 Prints the versions of fastdispatch, Django and Python, where the native module
 was loaded from, whether the start-up shim is active, whether
 ``django.dispatch.Signal`` is ``fastdispatch.Signal`` in this process (Django's
-dispatcher is imported to find out) and, when django-registration is installed,
+dispatcher is imported to find out), which Django series' internals the
+native ``Signal`` shows and, when django-registration is installed,
 whether ``django_registration.signals`` is ``fastdispatch.registration.signals``.
 """
 
@@ -11,7 +12,7 @@ import platform
 import sys
 
 import fastdispatch
-from fastdispatch import _native, _shim
+from fastdispatch import _compat, _native, _shim
 
 
 def _shim_line(state):
@@ -59,6 +60,7 @@ def report():
         f"django.dispatch.Signal is {native}: {same}",
         _registration_line(),
         f"Django: {django_version}",
+        f"internals of Django: {_compat.series()}",
         f"Python: {platform.python_version()} "
         f"({platform.python_implementation()}, {sys.executable})",
     ]
