@@ -5,12 +5,15 @@
 #   make lint    rustfmt, clippy and ruff
 #   make bench   side-by-side benchmark table, then Criterion benchmarks
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
+#   make matrix  every (Python, Django) pair in a nox virtualenv (PAIRS=3.12:6.1)
+#   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
 #   make build   release wheel and sdist into dist/
-#   make clean   build outputs (distclean: also .venv and .cache)
+#   make clean   build outputs (distclean: also .venv, .nox and .cache)
 #   make help    this list
 #
 # Needs only python3 (3.10+) with venv and pip, a Rust toolchain (cargo with
-# rustfmt and clippy) and a C compiler; everything else goes into .venv.
+# rustfmt and clippy) and a C compiler; everything else goes into .venv. The
+# matrix also needs Python 3.10 to 3.13, taken from pyenv.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -46,7 +49,7 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
-	django-suites demo lint fmt bench build clean distclean help
+	django-suites demo lint fmt bench build matrix matrix-ci clean distclean help
 
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
 ## build, ruff, then (with the wheel installed) Django's own dispatch and
@@ -56,7 +59,7 @@ test: fmt-check clippy cargo-test bench-build ruff install django-suites pytest
 ## venv: .venv with the tools of requirements-dev.txt
 venv: $(STAMP_DEPS)
 
-$(STAMP_DEPS): requirements-dev.txt
+$(STAMP_DEPS): requirements-dev.txt requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -127,17 +130,56 @@ bench: install
 	$(PY) benchmarks/compare.py
 	$(EMBED_ENV) cargo bench
 
+## matrix: the test matrix of noxfile.py, every supported (Python, Django)
+## pair in a virtualenv of its own: the release wheel for that Python, then
+## pytest and Django's own suites; then one table of all the pairs
+## (scripts/matrix_table.py). Fails when a pair failed or did not run.
+##   make matrix PAIRS="3.11:5.2 3.12:6.1"   (python:django pairs)
+##   make matrix NOXFLAGS="-s tests-3.12"    (any nox selection; nox -l lists)
+##   make matrix NOXFLAGS="-- -x"            (options for pytest)
+## Each Python is the newest pyenv-installed release of it (3.12 -> 3.12.x):
+## their bin directories go first on nox's PATH. An interpreter that is not
+## there fails its pairs, named in nox's output and in the table.
+PAIRS ?=
+NOXFLAGS ?=
+NOX := $(abspath $(VENV))/bin/nox
+PYENV_ROOT_DIR = $(shell pyenv root 2>/dev/null)
+# Final CPython releases only (3.12.1, not 3.13.0t or 3.14-dev), newest first.
+MATRIX_PATH = $(shell ls -d $(PYENV_ROOT_DIR)/versions/*/bin 2>/dev/null \
+	| grep -E '/versions/3\.[0-9]+\.[0-9]+/bin$$' | sort -rV | paste -sd: -)
+PAIR_SELECTION = $(if $(strip $(PAIRS)),-s $(foreach pair,$(PAIRS),"tests-$(word 1,$(subst :, ,$(pair)))(django='$(word 2,$(subst :, ,$(pair)))')"))
+
+# $(call run-matrix,<nox selection>): the sessions (their earlier results
+# removed first), then the table of their results whatever happened; fails
+# when either failed.
+define run-matrix
+$(PY) scripts/matrix_table.py --clear -- $(1); \
+status=0; \
+PATH="$(MATRIX_PATH)$(if $(MATRIX_PATH),:)$$PATH" \
+	$(NOX) --error-on-missing-interpreters $(1) || status=$$?; \
+$(PY) scripts/matrix_table.py -- $(1) || status=$$?; \
+exit $$status
+endef
+
+matrix: $(STAMP_DEPS)
+	$(call run-matrix,$(PAIR_SELECTION) $(NOXFLAGS))
+
+## matrix-ci: the diagonal of the matrix, the pairs CI runs (nox tag
+## `diagonal`): every Python and every Django series once
+matrix-ci: $(STAMP_DEPS)
+	$(call run-matrix,-t diagonal $(NOXFLAGS))
+
 ## build: release wheel and sdist into dist/
 build: $(STAMP_DEPS)
 	$(VENV)/bin/maturin build --release --sdist --interpreter $(PY) \
 		--target-dir $(MATURIN_TARGET) --out dist
 
 clean:
-	rm -rf target dist $(WHEELS) $(STAMP_INSTALL) python/fastdispatch/*.so
+	rm -rf target dist $(WHEELS) $(STAMP_INSTALL) python/fastdispatch/*.so .nox-results
 	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) .cache
+	rm -rf $(VENV) .nox .cache
 
 help:
 	@grep -E '^#   make ' $(firstword $(MAKEFILE_LIST)) | sed 's/^#   //'
