@@ -1,33 +1,57 @@
 """Code that reaches into a signal's internals, the way widely used code does.
 
 Django's ``Signal`` keeps its state in plain attributes and code in the wild
-relies on them: ``receivers`` (a list of ``((receiver_key, sender_key),
-receiver_or_weakref, sender_weakref_or_None, is_async)`` tuples, in connection
-order) is read, saved, replaced and mutated in place (factory_boy's
-``mute_signals``, test helpers that silence signals, django-debug-toolbar's
-signals panel); ``sender_receivers_cache`` is cleared or swapped after such
-changes, under ``with signal.lock:``; ``_live_receivers()`` is wrapped on the
-class (sentry-sdk), replaced on one instance or overridden in a subclass.
+relies on them: ``receivers`` (a list of rows, one per receiver in connection
+order, laid out as the installed Django does: ``(lookup_key, receiver)`` on
+4.2, ``(lookup_key, receiver, is_async)`` on 5.x, ``(lookup_key, receiver,
+sender_ref, is_async)`` on 6.x, see ``django_layout``) is read, saved,
+replaced and mutated in place (factory_boy's ``mute_signals``, test helpers
+that silence signals, django-debug-toolbar's signals panel);
+``sender_receivers_cache`` is cleared or swapped after such changes, under
+``with signal.lock:``; ``_live_receivers()`` is wrapped on the class
+(sentry-sdk), replaced on one instance or overridden in a subclass.
 
 Each test takes one such pattern and checks that ``send``, ``send_robust``,
-``asend``, ``asend_robust``, ``has_listeners``, ``connect`` and ``disconnect``
-then act on what the code left behind, as Django 6.1's dispatcher does. Every
-test passes against Django 6.1's own ``dispatcher.py`` as well (see
-``FASTDISPATCH_TEST_REFERENCE`` in conftest.py). No test calls a method that
-takes the lock from inside ``with signal.lock:``: Django's lock is not
-re-entrant.
+``asend``, ``asend_robust`` (where the series has them), ``has_listeners``,
+``connect`` and ``disconnect`` then act on what the code left behind, as the
+installed Django's dispatcher does. Every test passes against that Django's
+own ``dispatcher.py`` as well (see ``FASTDISPATCH_TEST_REFERENCE`` in
+conftest.py). No test calls a method that takes the lock from inside ``with
+signal.lock:``: Django's lock is not re-entrant.
 """
 
-import asyncio
 import functools
 import gc
+import inspect
 import threading
 import types
 import weakref
 from unittest import mock
 
 import pytest
-from conftest import NO_RECEIVERS, NONE_ID, Signal, _make_id, receiver
+from conftest import (
+    NO_RECEIVERS,
+    NONE_ID,
+    SEND_METHODS,
+    Signal,
+    _make_id,
+    async_result,
+    drops_dead_senders_receivers,
+    receiver,
+    send_with,
+    settled,
+)
+from django_layout import (
+    DEAD_RECEIVER_HOOK,
+    HAS_ASYNC,
+    ROW_LENGTH,
+    ROWS_HAVE_SENDER_REF,
+    make_cache_entry,
+    make_live,
+    make_row,
+    split_live,
+    unpack_row,
+)
 
 # Deadlock guard for threads, never a timing check.
 GUARD = 30
@@ -79,15 +103,20 @@ def forget_cache(signal):
 
 
 def assert_delivers(signal, expected, sender=Sender):
-    """``send``, ``send_robust``, ``asend`` and ``asend_robust`` all return
-    ``expected`` (``[(receiver, response), ...]``) and ``has_listeners`` agrees;
-    twice, so that a caching signal answers once from its cache."""
+    """``send``, ``send_robust``, ``asend`` and ``asend_robust`` (those the
+    series has) all return ``expected`` (``[(receiver, response), ...]``, as
+    ``settled()`` shows it) and ``has_listeners`` agrees; twice, so that a
+    caching signal answers once from its cache."""
     for _ in range(2):
-        assert signal.send(sender) == expected
-        assert signal.send_robust(sender) == expected
-        assert asyncio.run(signal.asend(sender)) == expected
-        assert asyncio.run(signal.asend_robust(sender)) == expected
+        for method in SEND_METHODS:
+            assert settled(send_with(signal, method, sender)) == expected, method
         assert signal.has_listeners(sender) is bool(expected)
+
+
+def hook_dead_receivers(signal, *args):
+    """Call the hook that weak references call when a receiver dies (its name
+    depends on the series)."""
+    return getattr(signal, DEAD_RECEIVER_HOOK)(*args)
 
 
 def resolve(ref):
@@ -113,32 +142,40 @@ def test_receivers_layout():
     receivers = signal.receivers
     assert isinstance(receivers, list)
     assert len(receivers) == 4
-    assert all(type(entry) is tuple and len(entry) == 4 for entry in receivers)
-    (key1, ref1, sref1, async1), (key2, ref2, sref2, async2) = receivers[:2]
-    (key3, ref3, sref3, async3), (key4, ref4, sref4, async4) = receivers[2:]
+    assert all(type(row) is tuple and len(row) == ROW_LENGTH for row in receivers)
+    (key1, ref1, sref1, async1), (key2, ref2, sref2, async2) = map(
+        unpack_row, receivers[:2]
+    )
+    (key3, ref3, sref3, async3), (key4, ref4, sref4, async4) = map(
+        unpack_row, receivers[2:]
+    )
 
     assert key1 == (_make_id(function), NONE_ID)
     assert isinstance(ref1, weakref.ReferenceType)
     assert not isinstance(ref1, weakref.WeakMethod)
     assert ref1() is function
-    assert (sref1, async1) == (None, False)
+    assert receivers[0] == make_row(key1, ref1, None, False)
 
     assert key2 == (_make_id(listener.on_signal), _make_id(Sender))
     assert isinstance(ref2, weakref.WeakMethod)
     assert ref2() == listener.on_signal
     assert ref2().__self__ is listener
-    assert isinstance(sref2, weakref.ReferenceType)
-    assert sref2() is Sender
-    assert async2 is False
+    if ROWS_HAVE_SENDER_REF:
+        assert isinstance(sref2, weakref.ReferenceType)
+        assert sref2() is Sender
+    assert receivers[1] == make_row(key2, ref2, sref2, False)
 
     assert key3 == ("uid", _make_id(not_weakrefable))
     assert ref3 is strong
-    assert (sref3, async3) == (None, False)
+    assert receivers[2] == make_row(key3, strong, None, False)
 
+    # Before 5.0 a coroutine function is a receiver like any other.
     assert key4 == (_make_id(coroutine), NONE_ID)
     assert isinstance(ref4, weakref.ReferenceType)
     assert ref4() is coroutine
-    assert (sref4, async4) == (None, True)
+    assert receivers[3] == make_row(key4, ref4, None, HAS_ASYNC)
+    assert (sref1, sref3, sref4) == (None, None, None)
+    assert (async1, async2, async3, async4) == (False, False, False, HAS_ASYNC)
 
 
 def test_receivers_read_the_ways_code_in_the_wild_does():
@@ -154,9 +191,11 @@ def test_receivers_read_the_ways_code_in_the_wild_does():
     assert signal.receivers != []
     assert len(signal.receivers) == 3
 
-    # The way django-debug-toolbar lists receivers.
+    # The way django-debug-toolbar lists receivers (unpacking the rows of
+    # the installed series).
     found = []
-    for key, ref, sref, is_async in signal.receivers:
+    for row in signal.receivers:
+        key, ref, sref, is_async = unpack_row(row)
         assert key in {
             (_make_id(first), NONE_ID),
             (_make_id(second), _make_id(Sender)),
@@ -325,8 +364,8 @@ def test_hand_made_weak_entry_is_skipped_once_dead():
     signal = Signal()
     keep, gone = make_receiver("keep"), make_receiver("gone")
     signal.receivers = [
-        ((_make_id(keep), NONE_ID), keep, None, False),
-        ((_make_id(gone), NONE_ID), weakref.ref(gone), None, False),
+        make_row((_make_id(keep), NONE_ID), keep),
+        make_row((_make_id(gone), NONE_ID), weakref.ref(gone)),
     ]
     assert_delivers(signal, [(keep, "keep"), (gone, "gone")])
     del gone
@@ -336,7 +375,7 @@ def test_hand_made_weak_entry_is_skipped_once_dead():
     # entry stays until the flag is set by other means.
     assert signal._dead_receivers is False
     assert len(signal.receivers) == 2
-    signal._flag_dead_receivers()
+    hook_dead_receivers(signal)
     with signal.lock:
         signal._clear_dead_receivers()
     assert signal._dead_receivers is False
@@ -386,26 +425,33 @@ def test_receivers_appended_and_extended_in_place(use_caching):
     signal.connect(existing)
     assert_delivers(signal, [(existing, "existing")])
 
-    signal.receivers.append(((_make_id(strong), NONE_ID), strong, None, False))
+    signal.receivers.append(make_row((_make_id(strong), NONE_ID), strong))
     signal.receivers.extend(
         [
-            (
+            make_row(
                 (_make_id(weak), _make_id(Sender)),
                 weakref.ref(weak),
                 weakref.ref(Sender),
-                False,
             ),
-            ((_make_id(coroutine), NONE_ID), weakref.ref(coroutine), None, True),
+            make_row(
+                (_make_id(coroutine), NONE_ID),
+                weakref.ref(coroutine),
+                is_async=True,
+            ),
         ]
     )
     forget_cache(signal)
     assert len(signal.receivers) == 4
     expected = [(existing, "existing"), (strong, "strong"), (weak, "weak")]
-    expected.append((coroutine, "async"))
+    expected.append((coroutine, async_result("async")))
     assert_delivers(signal, expected)
     assert_delivers(
         signal,
-        [(existing, "existing"), (strong, "strong"), (coroutine, "async")],
+        [
+            (existing, "existing"),
+            (strong, "strong"),
+            (coroutine, async_result("async")),
+        ],
         sender=OtherSender,
     )
 
@@ -415,7 +461,9 @@ def test_receivers_appended_and_extended_in_place(use_caching):
     assert len(signal.receivers) == 4
     assert signal.disconnect(weak, sender=Sender) is True
     assert signal.disconnect(strong) is True
-    assert_delivers(signal, [(existing, "existing"), (coroutine, "async")])
+    assert_delivers(
+        signal, [(existing, "existing"), (coroutine, async_result("async"))]
+    )
 
 
 @CACHING
@@ -470,7 +518,7 @@ def test_receivers_mutated_through_a_held_reference():
     first, second = make_receiver(1), make_receiver(2)
     signal.connect(first)
     receivers = signal.receivers
-    receivers.append(((_make_id(second), NONE_ID), second, None, False))
+    receivers.append(make_row((_make_id(second), NONE_ID), second))
     assert_delivers(signal, [(first, 1), (second, 2)])
     receivers = signal.receivers
     del receivers[0]
@@ -508,11 +556,11 @@ def test_sender_receivers_cache_with_caching():
     assert cache.get(Sender) is None
 
     assert signal.send(Sender) == [(anyone, "anyone"), (specific, "specific")]
-    [(_, anyone_ref, _, _), (_, _, sender_ref, _)] = signal.receivers
+    [(_, anyone_ref, _, _), (_, _, sender_ref, _)] = map(unpack_row, signal.receivers)
     assert len(signal.sender_receivers_cache) == 1
     assert signal.sender_receivers_cache.get(Sender) == [
-        (anyone_ref, None, False),
-        (specific, sender_ref, False),
+        make_cache_entry(anyone_ref, None, False),
+        make_cache_entry(specific, sender_ref, False),
     ]
     assert signal.sender_receivers_cache.get(OtherSender) is None
 
@@ -520,7 +568,9 @@ def test_sender_receivers_cache_with_caching():
     sender = Sender()
     assert signal.has_listeners(sender) is True
     assert len(signal.sender_receivers_cache) == 2
-    assert signal.sender_receivers_cache.get(sender) == [(anyone_ref, None, False)]
+    assert signal.sender_receivers_cache.get(sender) == [
+        make_cache_entry(anyone_ref, None, False)
+    ]
     del sender
     gc.collect()
     assert len(signal.sender_receivers_cache) == 1
@@ -574,7 +624,7 @@ def test_sender_receivers_cache_copied_cleared_and_reassigned(use_caching):
     assert_delivers(signal, [(first, 1)])
     assert len(signal.sender_receivers_cache) == (1 if use_caching else 0)
     assert signal.sender_receivers_cache.get(Sender) == (
-        [(signal.receivers[0][1], None, False)] if use_caching else None
+        [make_cache_entry(signal.receivers[0][1], None, False)] if use_caching else None
     )
     second = make_receiver(2)
     signal.connect(second)
@@ -669,6 +719,27 @@ def tag_async(receiver):
     return wrapper
 
 
+def tag(receiver):
+    """A wrapper of ``receiver`` of the same kind (a coroutine function for a
+    coroutine function), as sentry-sdk wraps receivers."""
+    if inspect.iscoroutinefunction(receiver):
+        return tag_async(receiver)
+    return tag_sync(receiver)
+
+
+def tag_live(live):
+    """What ``_live_receivers`` returned (``live``), every receiver wrapped,
+    in the series' shape."""
+    sync_receivers, async_receivers = split_live(live)
+    return make_live(
+        [tag(r) for r in sync_receivers], [tag(r) for r in async_receivers]
+    )
+
+
+# What a replaced _live_receivers returns to mute the signal.
+NO_LIVE_RECEIVERS = make_live([], [])
+
+
 def connect_mixed(signal):
     sync_receiver = make_receiver("sync")
     async_receiver = make_async_receiver("async")
@@ -678,17 +749,11 @@ def connect_mixed(signal):
 
 
 def assert_wrapped(signal, sync_receiver, async_receiver, sender=Sender):
-    sends = {
-        "send": lambda: signal.send(sender),
-        "send_robust": lambda: signal.send_robust(sender),
-        "asend": lambda: asyncio.run(signal.asend(sender)),
-        "asend_robust": lambda: asyncio.run(signal.asend_robust(sender)),
-    }
-    for name, send in sends.items():
-        responses = send()
+    for name in SEND_METHODS:
+        responses = settled(send_with(signal, name, sender))
         assert [response for _, response in responses] == [
             ("wrapped", "sync"),
-            ("wrapped", "async"),
+            async_result(("wrapped", "async")),
         ], name
         # The wrappers are what was called, and what is reported.
         assert [r.__wrapped__ for r, _ in responses] == [
@@ -707,31 +772,31 @@ def test_live_receivers_wrapped_on_the_class(use_caching, cls):
     # sentry-sdk's DjangoIntegration patches the class, after signals exist.
     signal = cls(use_caching=use_caching)
     sync_receiver, async_receiver = connect_mixed(signal)
-    assert signal._live_receivers(Sender) == ([sync_receiver], [async_receiver])
+    assert signal._live_receivers(Sender) == make_live(
+        [sync_receiver], [async_receiver]
+    )
     original = Signal._live_receivers
     seen = []
 
     def wrapped_live_receivers(self, sender):
         seen.append((self, sender))
-        sync_receivers, async_receivers = original(self, sender)
-        return (
-            [tag_sync(r) for r in sync_receivers],
-            [tag_async(r) for r in async_receivers],
-        )
+        return tag_live(original(self, sender))
 
     Signal._live_receivers = wrapped_live_receivers
     try:
         assert_wrapped(signal, sync_receiver, async_receiver)
         assert signal.has_listeners(Sender) is True
-        assert len(seen) == 5
+        assert len(seen) == len(SEND_METHODS) + 1
         assert all(s is signal and sender is Sender for s, sender in seen)
 
         # A replacement that drops every receiver mutes the signal.
-        Signal._live_receivers = lambda self, sender: ([], [])
+        Signal._live_receivers = lambda self, sender: NO_LIVE_RECEIVERS
         assert_delivers(signal, [])
     finally:
         Signal._live_receivers = original
-    assert_delivers(signal, [(sync_receiver, "sync"), (async_receiver, "async")])
+    assert_delivers(
+        signal, [(sync_receiver, "sync"), (async_receiver, async_result("async"))]
+    )
 
 
 @CACHING
@@ -744,24 +809,27 @@ def test_live_receivers_replaced_on_one_instance(use_caching):
 
     def wrapped_live_receivers(self, sender):
         seen.append(sender)
-        sync_receivers, async_receivers = Signal._live_receivers(self, sender)
-        return (
-            [tag_sync(r) for r in sync_receivers],
-            [tag_async(r) for r in async_receivers],
-        )
+        return tag_live(Signal._live_receivers(self, sender))
 
     signal._live_receivers = types.MethodType(wrapped_live_receivers, signal)
     assert_wrapped(signal, sync_receiver, async_receiver)
-    assert seen == [Sender] * 4
+    assert seen == [Sender] * len(SEND_METHODS)
     assert signal.has_listeners(Sender) is True
-    assert seen == [Sender] * 5
+    assert seen == [Sender] * (len(SEND_METHODS) + 1)
     # Only this instance.
-    assert [r for _, r in other.send(Sender)] == ["sync", "async"]
+    assert [r for _, r in settled(other.send(Sender))] == [
+        "sync",
+        async_result("async"),
+    ]
 
-    signal._live_receivers = types.MethodType(lambda self, sender: ([], []), signal)
+    signal._live_receivers = types.MethodType(
+        lambda self, sender: NO_LIVE_RECEIVERS, signal
+    )
     assert_delivers(signal, [])
     del signal._live_receivers
-    assert_delivers(signal, [(sync_receiver, "sync"), (async_receiver, "async")])
+    assert_delivers(
+        signal, [(sync_receiver, "sync"), (async_receiver, async_result("async"))]
+    )
 
 
 def test_send_and_send_robust_replaced_on_one_instance():
@@ -810,11 +878,7 @@ class RecordingSignal(Signal):
 
     def _live_receivers(self, sender):
         self.calls.append("_live_receivers")
-        sync_receivers, async_receivers = super()._live_receivers(sender)
-        return (
-            [tag_sync(r) for r in sync_receivers],
-            [tag_async(r) for r in async_receivers],
-        )
+        return tag_live(super()._live_receivers(sender))
 
 
 @CACHING
@@ -832,13 +896,13 @@ def test_subclass_overrides_are_used(use_caching):
     assert signal.calls == ["connect", "connect"]
     signal.calls.clear()
     assert_wrapped(signal, sync_receiver, async_receiver)
+    # asend and asend_robust (not overridden) go through _live_receivers too.
     assert signal.calls == [
         "send",
         "_live_receivers",
         "send_robust",
         "_live_receivers",
-        "_live_receivers",
-        "_live_receivers",
+        *["_live_receivers"] * (len(SEND_METHODS) - 2),
     ]
     signal.calls.clear()
     assert signal.has_listeners(Sender) is True
@@ -856,7 +920,7 @@ def test_subclass_live_receivers_filter(use_caching):
 
         def _live_receivers(self, sender):
             if self.muted:
-                return [], []
+                return NO_LIVE_RECEIVERS
             return super()._live_receivers(sender)
 
     signal = MutableSignal(use_caching=use_caching)
@@ -878,7 +942,12 @@ def test_private_attributes(use_caching):
     assert signal.use_caching is use_caching
     assert signal._dead_receivers is False
     assert callable(signal._clear_dead_receivers)
-    assert callable(signal._flag_dead_receivers)
+    # Each series has one dead-receiver hook, under its own name.
+    assert callable(getattr(signal, DEAD_RECEIVER_HOOK))
+    hooks = {"_flag_dead_receivers", "_remove_receiver"}
+    for other_hook in hooks - {DEAD_RECEIVER_HOOK}:
+        assert not hasattr(Signal, other_hook)
+        assert not hasattr(signal, other_hook)
 
 
 @CACHING
@@ -904,13 +973,28 @@ def test_dead_receivers_flagged_then_cleared(use_caching):
     assert signal.receivers[0][0] == (_make_id(keep), NONE_ID)
     assert signal.receivers[1][0] == (_make_id(keep), _make_id(sender))
     assert len(signal.receivers) == 2
+    assert_delivers(signal, [(keep, "keep"), (keep, "keep")], sender=sender)
 
-    # A dead sender's entries go too (Django 6.1).
+
+@drops_dead_senders_receivers
+@CACHING
+def test_dead_senders_flagged_then_cleared(use_caching):
+    signal = Signal(use_caching=use_caching)
+    keep = make_receiver("keep")
+    sender = Sender()
+    signal.connect(keep)
+    signal.connect(keep, sender=sender, weak=False)
+    assert_delivers(signal, [(keep, "keep"), (keep, "keep")], sender=sender)
+    assert signal._dead_receivers is False
+
+    # A dead sender's entries go too, flagged then cleared as dead receivers.
     del sender
     gc.collect()
     assert signal._dead_receivers is True
+    assert len(signal.receivers) == 2
     with signal.lock:
         signal._clear_dead_receivers()
+    assert signal._dead_receivers is False
     assert [e[0] for e in signal.receivers] == [(_make_id(keep), NONE_ID)]
     assert_delivers(signal, [(keep, "keep")])
 
@@ -920,12 +1004,12 @@ def test_flag_dead_receivers_without_dead_ones():
     first, second = make_receiver(1), make_receiver(2)
     signal.connect(first)
     signal.connect(second, weak=False)
-    signal._flag_dead_receivers()
+    hook_dead_receivers(signal)
     assert signal._dead_receivers is True
     with signal.lock:
         signal._clear_dead_receivers()
     assert signal._dead_receivers is False
-    signal._flag_dead_receivers(weakref.ref(first))
+    hook_dead_receivers(signal, weakref.ref(first))
     assert signal._dead_receivers is True
     assert_delivers(signal, [(first, 1), (second, 2)])
     assert signal._dead_receivers is False
@@ -938,7 +1022,7 @@ def test_dead_receivers_flag_set_by_hand():
     signal.connect(keep)
     signal.receivers = [
         *signal.receivers,
-        ((_make_id(gone), NONE_ID), weakref.ref(gone), None, False),
+        make_row((_make_id(gone), NONE_ID), weakref.ref(gone)),
     ]
     del gone
     gc.collect()

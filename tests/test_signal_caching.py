@@ -6,12 +6,17 @@ import weakref
 
 import pytest
 from conftest import (
+    SEND_METHODS,
     Sender,
     Signal,
+    drops_dead_senders_receivers,
     fastdispatch_only,
     make_async_receiver,
     make_receiver,
+    needs_async,
+    send_with,
 )
+from django_layout import make_live
 
 
 @pytest.fixture
@@ -116,6 +121,7 @@ def test_dead_receivers_not_returned_after_caching(signal):
     assert signal.has_listeners(Sender) is False
 
 
+@needs_async
 def test_dead_async_receivers_not_returned_after_caching(signal):
     keep = make_async_receiver("keep")
     handler = make_async_receiver("gone")
@@ -128,6 +134,7 @@ def test_dead_async_receivers_not_returned_after_caching(signal):
     assert signal.send(Sender) == [(keep, "keep")]
 
 
+@drops_dead_senders_receivers
 def test_new_sender_with_recycled_id_gets_fresh_receivers(signal):
     calls = []
 
@@ -145,6 +152,8 @@ def test_new_sender_with_recycled_id_gets_fresh_receivers(signal):
     for newcomer in newcomers:
         assert signal.send(newcomer) == []
     assert calls == []
+    # Whether or not an id was reused: the dead sender's receiver is gone.
+    assert signal.receivers == []
 
 
 # A caching signal keys its cache weakly by sender (WeakKeyDictionary): once
@@ -157,13 +166,20 @@ def test_new_sender_with_recycled_id_gets_fresh_receivers(signal):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda s, sender: s.send(sender),
-        lambda s, sender: s.send_robust(sender),
-        lambda s, sender: s.has_listeners(sender),
-        lambda s, sender: asyncio.run(s.asend(sender)),
-        lambda s, sender: asyncio.run(s.asend_robust(sender)),
+        pytest.param(lambda s, sender: s.send(sender), id="send"),
+        pytest.param(lambda s, sender: s.send_robust(sender), id="send_robust"),
+        pytest.param(lambda s, sender: s.has_listeners(sender), id="has_listeners"),
+        pytest.param(
+            lambda s, sender: asyncio.run(s.asend(sender)),
+            id="asend",
+            marks=needs_async,
+        ),
+        pytest.param(
+            lambda s, sender: asyncio.run(s.asend_robust(sender)),
+            id="asend_robust",
+            marks=needs_async,
+        ),
     ],
-    ids=["send", "send_robust", "has_listeners", "asend", "asend_robust"],
 )
 def test_unreferenceable_sender_with_receivers_raises(signal, call, sender, type_name):
     calls = []
@@ -189,10 +205,8 @@ def test_unreferenceable_sender_raises_after_receiver_died(signal):
 
 @pytest.mark.parametrize("sender", [None, 1, "model"], ids=["None", "int", "str"])
 def test_unreferenceable_sender_without_receivers_is_fine(signal, sender):
-    assert signal.send(sender) == []
-    assert signal.send_robust(sender) == []
-    assert asyncio.run(signal.asend(sender)) == []
-    assert asyncio.run(signal.asend_robust(sender)) == []
+    for method in SEND_METHODS:
+        assert send_with(signal, method, sender) == [], method
 
 
 def test_has_listeners_needs_referenceable_sender_even_without_receivers(signal):
@@ -212,8 +226,8 @@ def test_plain_signal_accepts_any_sender():
 
 
 # --- Django quirks ------------------------------------------------------------
-# Django 6.1 looks senders up in sender_receivers_cache (a WeakKeyDictionary
-# when caching, a plain dict otherwise) with Python hashing and equality.
+# Django looks senders up in sender_receivers_cache (a WeakKeyDictionary when
+# caching, a plain dict otherwise) with Python hashing and equality.
 
 
 class EqualSender:
@@ -264,11 +278,9 @@ def test_unhashable_sender_with_receivers_raises(use_caching):
         calls.append(kwargs)
 
     signal.connect(handler, sender=sender)
-    for send in (signal.send, signal.send_robust):
+    for method in SEND_METHODS:
         with pytest.raises(TypeError, match="^unhashable type: 'UnhashableSender'$"):
-            send(sender)
-    with pytest.raises(TypeError, match="^unhashable type: 'UnhashableSender'$"):
-        asyncio.run(signal.asend(sender))
+            send_with(signal, method, sender)
     assert calls == []
 
 
@@ -278,5 +290,5 @@ def test_unhashable_sender_has_listeners_on_plain_signal():
     handler = make_receiver()
     signal.connect(handler, sender=sender)
     assert signal.has_listeners(sender) is True
-    assert signal._live_receivers(sender) == ([handler], [])
+    assert signal._live_receivers(sender) == make_live([handler], [])
     assert signal.disconnect(handler, sender=sender) is True

@@ -82,8 +82,8 @@ def test_unknown_constructor_argument_raises():
         Signal(caching=True)
 
 
-# Django 6.1 dropped ``providing_args`` (TypeError); fastdispatch still accepts
-# it with a DeprecationWarning so that old code keeps importing.
+# Django dropped ``providing_args`` in 4.0 (TypeError); fastdispatch still
+# accepts it with a DeprecationWarning so that old code keeps importing.
 @fastdispatch_only("Signal(providing_args=...) is accepted with a warning")
 def test_providing_args_is_deprecated_but_works():
     with pytest.warns(DeprecationWarning):

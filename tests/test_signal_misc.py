@@ -10,9 +10,21 @@ from conftest import (
     Sender,
     Signal,
     _make_id,
+    async_result,
+    drops_dead_senders_receivers,
     make_async_receiver,
     make_receiver,
+    needs_async,
     receiver,
+    settled,
+)
+from django_layout import (
+    DEAD_RECEIVER_HOOK,
+    HAS_ASYNC,
+    ROW_LENGTH,
+    ROWS_HAVE_SENDER_REF,
+    split_live,
+    unpack_row,
 )
 
 # --- receiver decorator ------------------------------------------------------
@@ -51,10 +63,13 @@ def test_receiver_decorator_forwards_connect_arguments():
         return "ok"
 
     for signal in (first, second):
-        [(key, ref, sender_ref, is_async)] = signal.receivers
+        [row] = signal.receivers
+        assert len(row) == ROW_LENGTH
+        key, ref, sender_ref, is_async = unpack_row(row)
         assert key == ("uid", _make_id(Sender))
         assert ref is handler
-        assert sender_ref() is Sender
+        if ROWS_HAVE_SENDER_REF:
+            assert sender_ref() is Sender
         assert is_async is False
         assert signal.send(None) == []
         assert signal.send(Sender) == [(handler, "ok")]
@@ -85,8 +100,8 @@ def test_receiver_decorator_async():
     async def handler(**kwargs):
         return "async"
 
-    assert signal.receivers[0][3] is True
-    assert signal.send(None) == [(handler, "async")]
+    assert unpack_row(signal.receivers[0])[3] is HAS_ASYNC
+    assert settled(signal.send(None)) == [(handler, async_result("async"))]
 
 
 # --- lock and private helpers ------------------------------------------------
@@ -144,14 +159,33 @@ def test_flag_then_clear_keeps_live_receivers():
     weak_handler, strong_handler = make_receiver(1), make_receiver(2)
     signal.connect(weak_handler)
     signal.connect(strong_handler, weak=False)
-    signal._flag_dead_receivers()
-    signal._flag_dead_receivers(object())
+    getattr(signal, DEAD_RECEIVER_HOOK)()
+    getattr(signal, DEAD_RECEIVER_HOOK)(object())
     with signal.lock:
         signal._clear_dead_receivers()
     assert signal.send(None) == [(weak_handler, 1), (strong_handler, 2)]
     assert len(signal.receivers) == 2
 
 
+def test_flag_then_clear_drops_dead_receivers():
+    signal = Signal()
+    keep = make_receiver()
+    gone = make_receiver()
+    sender = Sender()
+    signal.connect(keep)
+    signal.connect(gone)
+    signal.connect(keep, sender=sender, weak=False)
+    del gone
+    gc.collect()
+    getattr(signal, DEAD_RECEIVER_HOOK)()
+    signal._clear_dead_receivers()
+    assert [unpack_row(row)[0] for row in signal.receivers] == [
+        (_make_id(keep), NONE_ID),
+        (_make_id(keep), _make_id(sender)),
+    ]
+
+
+@drops_dead_senders_receivers
 def test_flag_then_clear_drops_dead_receivers_and_dead_senders():
     signal = Signal()
     keep = make_receiver()
@@ -162,9 +196,10 @@ def test_flag_then_clear_drops_dead_receivers_and_dead_senders():
     signal.connect(keep, sender=sender, weak=False)
     del gone, sender
     gc.collect()
-    signal._flag_dead_receivers()
+    getattr(signal, DEAD_RECEIVER_HOOK)()
     signal._clear_dead_receivers()
-    [(key, ref, sender_ref, is_async)] = signal.receivers
+    [row] = signal.receivers
+    key, ref, sender_ref, is_async = unpack_row(row)
     assert key == (_make_id(keep), NONE_ID)
     assert ref() is keep
     assert (sender_ref, is_async) == (None, False)
@@ -180,9 +215,7 @@ def test_clear_dead_receivers_without_dead_ones_is_harmless():
     assert len(signal.receivers) == 1
 
 
-@pytest.mark.parametrize("use_caching", [False, True])
-def test_live_receivers(use_caching):
-    signal = Signal(use_caching=use_caching)
+def connect_for_live_receivers(signal):
     sync_any, sync_specific = make_receiver(), make_receiver()
     async_any, async_specific = make_async_receiver(), make_async_receiver()
     other = make_receiver()
@@ -191,6 +224,37 @@ def test_live_receivers(use_caching):
     signal.connect(sync_any)
     signal.connect(async_specific, sender=Sender)
     signal.connect(other, sender=object)
+    return sync_any, sync_specific, async_any, async_specific
+
+
+@pytest.mark.skipif(
+    HAS_ASYNC, reason="Django 5.0+ returns (sync, async): test_live_receivers"
+)
+@pytest.mark.parametrize("use_caching", [False, True])
+def test_live_receivers_one_list(use_caching):
+    # Django 4.2: one list, in connection order; coroutine functions are
+    # receivers like any other.
+    signal = Signal(use_caching=use_caching)
+    sync_any, sync_specific, async_any, async_specific = connect_for_live_receivers(
+        signal
+    )
+    for _ in range(2):  # the second time from the cache, if any
+        live = signal._live_receivers(Sender)
+        assert type(live) is list
+        assert live == [async_any, sync_specific, sync_any, async_specific]
+    assert signal._live_receivers(Sender()) == [async_any, sync_any]
+    del sync_any, live
+    gc.collect()
+    assert signal._live_receivers(Sender) == [async_any, sync_specific, async_specific]
+
+
+@needs_async
+@pytest.mark.parametrize("use_caching", [False, True])
+def test_live_receivers(use_caching):
+    signal = Signal(use_caching=use_caching)
+    sync_any, sync_specific, async_any, async_specific = connect_for_live_receivers(
+        signal
+    )
     for _ in range(2):  # the second time from the cache, if any
         live = signal._live_receivers(Sender)
         assert type(live) is tuple
@@ -216,7 +280,7 @@ def test_live_receivers_resolves_bound_methods():
     signal = Signal()
     owner = Owner()
     signal.connect(owner.on_signal)
-    [method], [] = signal._live_receivers(None)
+    [method], [] = split_live(signal._live_receivers(None))
     assert method == owner.on_signal
     assert method.__self__ is owner
 

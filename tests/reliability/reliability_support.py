@@ -1,28 +1,18 @@
 """Shared helpers of the reliability suite (``tests/reliability``) and of
 ``scripts/fuzz.py``.
 
-The reference implementation is Django 6.1's own ``django/dispatch/dispatcher.py``,
-taken from the Django 6.1.3 wheel at test time (downloaded once with pip into the
-repository's git-ignored ``.cache/``) and loaded under another module name,
-``_django61_reference``, so that fastdispatch's shim (which replaces
-``django.dispatch.dispatcher.Signal``) never touches it. It runs on the installed
-Django (5.2): its only Django imports are ``django.utils.inspect`` and, inside
-``connect``, ``django.conf.settings``.
+The reference implementation is the installed Django's own
+``django/dispatch/dispatcher.py``, loaded from its file under another module
+name, ``_django_reference``, so that fastdispatch's shim (which replaces
+``django.dispatch.dispatcher.Signal``) never touches it. Under Django X,
+fastdispatch is held to Django X.
 """
 
 import importlib.util
-import os
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
-REFERENCE_VERSION = "6.1.3"
-REFERENCE_MODULE_NAME = "_django61_reference"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CACHE_DIR = REPO_ROOT / ".cache" / "reliability"
-WHEEL_NAME = f"django-{REFERENCE_VERSION}-py3-none-any.whl"
-MEMBER = "django/dispatch/dispatcher.py"
+REFERENCE_MODULE_NAME = "_django_reference"
 
 
 def configure_django():
@@ -39,40 +29,15 @@ def configure_django():
 
 
 def reference_path():
-    """The path of Django 6.1's ``dispatcher.py``, fetched on first use."""
-    target = CACHE_DIR / f"dispatcher-{REFERENCE_VERSION}.py"
-    if target.is_file():
-        return target
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    wheel = CACHE_DIR / WHEEL_NAME
-    if not wheel.is_file():
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            f"django=={REFERENCE_VERSION}",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--python-version",
-            "3.12",
-            "--disable-pip-version-check",
-            "--quiet",
-            "-d",
-            str(CACHE_DIR),
-        ]
-        subprocess.run(command, check=True, timeout=600)
-    with zipfile.ZipFile(wheel) as archive:
-        source = archive.read(MEMBER)
-    partial = target.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(source)
-    partial.replace(target)
-    return target
+    """The path of the installed Django's ``dispatcher.py``."""
+    spec = importlib.util.find_spec("django.dispatch.dispatcher")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("Django's dispatcher cannot be found")
+    return Path(spec.origin)
 
 
 def load_reference():
-    """Django 6.1's dispatcher module, loaded as ``_django61_reference``."""
+    """The installed Django's dispatcher module, loaded as ``_django_reference``."""
     module = sys.modules.get(REFERENCE_MODULE_NAME)
     if module is not None:
         return module

@@ -1,5 +1,5 @@
-"""Divergences from Django 6.1 found by the reliability suite, each as its
-minimal program run on both implementations.
+"""Divergences from the installed Django found by the reliability suite, each
+as its minimal program run on both implementations.
 
 Each test is a strict xfail while the divergence is open: when fastdispatch is
 fixed it passes, the strict marker turns that into a failure, and the marker
@@ -12,13 +12,15 @@ import gc
 import weakref
 
 import pytest
+from conftest import needs_async, sync_to_async_runs
+from django_layout import DROPS_DEAD_SENDERS, TASK_GROUP
 from reliability_support import implementations
 
 IMPLEMENTATIONS = implementations()
 
 
 def on_both(scenario):
-    """``scenario(module)`` on Django 6.1's dispatcher, then on fastdispatch."""
+    """``scenario(module)`` on Django's dispatcher, then on fastdispatch."""
     results = {}
     for name, module in IMPLEMENTATIONS.items():
         try:
@@ -29,8 +31,9 @@ def on_both(scenario):
     return results["django"], results["fast"]
 
 
-def open_divergence(key, reason):
-    return pytest.mark.xfail(reason=f"{key} (open): {reason}", strict=True)
+def open_divergence(key, reason, when=True):
+    """A strict xfail, where (``when``) the divergence exists."""
+    return pytest.mark.xfail(bool(when), reason=f"{key} (open): {reason}", strict=True)
 
 
 def receiver_named(name):
@@ -94,7 +97,9 @@ class Sender:
     "use_caching: a send for a sender cached as having no receivers returns "
     "early in Django, before dead receivers are removed",
 )
-@pytest.mark.parametrize("mode", ["send", "send_robust", "asend"])
+@pytest.mark.parametrize(
+    "mode", ["send", "send_robust", pytest.param("asend", marks=needs_async)]
+)
 def test_k4_cached_no_receivers_send_leaves_dead_receivers(mode):
     def scenario(module):
         signal = module.Signal(use_caching=True)
@@ -141,7 +146,9 @@ def test_k5_caching_has_listeners_uncacheable_sender_clears_dead_first():
 
 
 # K6, fixed in 2c670f6 (send runs through PyO3's method trampoline): kept as a
-# regression test.
+# regression test. Before Django 6.0, Django keeps the rows of a sender that
+# died (deliberate difference (d) in differential.py): only fastdispatch frees
+# the receiver there.
 @pytest.mark.parametrize("mode", ["send", "send_robust"])
 def test_k6_receiver_freed_by_cleanup_is_not_called(mode):
     def scenario(module):
@@ -166,8 +173,12 @@ def test_k6_receiver_freed_by_cleanup_is_not_called(mode):
         return responses, freed_by_send, freed_by_more_sends
 
     django, fast = on_both(scenario)
-    assert django == ("returned", ([], True, True))
-    assert fast == django
+    assert fast == ("returned", ([], True, True))
+    if DROPS_DEAD_SENDERS:
+        assert django == fast
+    else:
+        # The strong row keeps the receiver alive: its weak row calls it.
+        assert django == ("returned", (["r"], False, False))
 
 
 @open_divergence(
@@ -264,4 +275,78 @@ def test_k10_sends_always_identify_the_sender(method, use_caching):
         "AttributeError",
         "'FuncWithoutSelf' object has no attribute '__self__'",
     )
+    assert fast == django
+
+
+class Owner:
+    def method(self):
+        return None
+
+
+@open_divergence(
+    "K11",
+    "before Django 6.0, a receiver connected for a bound method sender answers "
+    "any bound method of the same object and function (its key); fastdispatch "
+    "drops it as soon as the bound method given to connect() dies",
+    when=not DROPS_DEAD_SENDERS,
+)
+@pytest.mark.parametrize("use_caching", [False, True])
+def test_k11_bound_method_sender(use_caching):
+    def scenario(module):
+        signal = module.Signal(use_caching=use_caching)
+        owner = Owner()
+        signal.connect(receiver_named("r"), sender=owner.method, weak=False)
+        sent = [response for _, response in signal.send(owner.method)]
+        return sent, signal.has_listeners(owner.method), len(signal.receivers)
+
+    django, fast = on_both(scenario)
+    if DROPS_DEAD_SENDERS:
+        # Django 6.0+: the bound method's weak reference died, so did the row.
+        assert django == ("returned", ([], False, 0))
+    else:
+        assert django == ("returned", (["r"], True, 1))
+    assert fast == django
+
+
+@needs_async
+@open_divergence(
+    "K12",
+    "Django 5.x/6.0's asend() starts the async receivers (asyncio.gather) "
+    "before it hands the sync ones to their thread; fastdispatch hands the "
+    "sync ones over first",
+    when=not TASK_GROUP,
+)
+@pytest.mark.parametrize("mode", ["asend", "asend_robust"])
+def test_k12_asend_order_of_sync_and_async_receivers(mode):
+    def scenario(module):
+        signal = module.Signal()
+        calls = []
+        handed_over = set()
+
+        def sync_receiver(**kwargs):
+            calls.append("sync")
+
+        async def async_receiver(**kwargs):
+            # Whether the sync receiver was handed to its thread already:
+            # known whatever the threads' timing.
+            handed_over.add(len(runs) > 0)
+            calls.append("async")
+
+        signal.connect(sync_receiver)
+        signal.connect(async_receiver)
+        orders = set()
+        for _ in range(20):  # the same order every time, not by chance
+            calls.clear()
+            with sync_to_async_runs() as runs:
+                asyncio.run(getattr(signal, mode)(Sender))
+            orders.add(tuple(calls))
+        return sorted(handed_over), sorted(orders)
+
+    django, fast = on_both(scenario)
+    if TASK_GROUP:
+        assert django == ("returned", ([True], [("sync", "async")]))
+    else:
+        assert django == ("returned", ([False], [("async", "sync")]))
+    # First what does not depend on the threads' timing.
+    assert fast[1][0] == django[1][0]
     assert fast == django
