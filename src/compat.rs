@@ -71,6 +71,13 @@ pub fn live_receivers_split() -> bool {
     series() >= Series::Django5
 }
 
+/// Whether `send_robust` logs a failure through `_log_robust_failure`
+/// (Django 5.0+, where a subclass may override it); 4.2 has no such method.
+#[inline(always)]
+pub fn has_log_robust_failure() -> bool {
+    series() >= Series::Django5
+}
+
 /// Whether a `receivers` row carries the sender's weak reference (Django 6.0+).
 #[inline(always)]
 pub fn rows_have_sender_ref() -> bool {

@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 
+use crate::compat;
 use crate::python;
 use crate::signal::{live_receivers_of_into, Live, Signal};
 
@@ -376,7 +377,11 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'_, 'py>, mode: Mo
             (Ok(response), _) => response,
             (Err(err), Mode::Robust) if err.is_instance_of::<PyException>(py) => {
                 let err = err.into_value(py).into_bound(py).into_any();
-                signal.call_method1(intern!(py, "_log_robust_failure"), (&receiver, &err))?;
+                if compat::has_log_robust_failure() {
+                    signal.call_method1(intern!(py, "_log_robust_failure"), (&receiver, &err))?;
+                } else {
+                    crate::signal::log_robust_failure(py, &receiver, &err)?;
+                }
                 err
             }
             (Err(err), _) => return Err(err),

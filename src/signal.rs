@@ -218,7 +218,10 @@ impl Signal {
         } else {
             receiver.clone()
         };
-        let sender_ref = if sender.is_none() {
+        // Before Django 6.0 a bound method sender (keyed by its object's and
+        // function's ids) is matched by any bound method of them; the one
+        // given here dies at once, so it is not followed there.
+        let sender_ref = if sender.is_none() || (!compat::rows_have_sender_ref() && is_bound_method(sender)?) {
             None
         } else {
             let weakref_ref = python::weakref_module(py)?.getattr(intern!(py, "ref"))?;
@@ -417,23 +420,10 @@ impl Signal {
         locked.write(|store, released| store.clear_sender_cache(|_| false, released))
     }
 
-    /// Log a receiver's failure in `send_robust`, as Django does.
+    /// Log a receiver's failure in `send_robust`, as Django does (5.0+; 4.2
+    /// logs without a method, and its class has none).
     fn _log_robust_failure(&self, py: Python<'_>, receiver: &Bound<'_, PyAny>, err: &Bound<'_, PyAny>) -> PyResult<()> {
-        // Django reads `receiver.__qualname__`, which callable instances and
-        // partials lack (Django then fails with AttributeError): fall back to
-        // the type's name.
-        let name = match receiver.getattr_opt(intern!(py, "__qualname__"))? {
-            Some(name) => name,
-            None => receiver.get_type().getattr(intern!(py, "__qualname__"))?,
-        };
-        let kwargs = PyDict::new(py);
-        kwargs.set_item(intern!(py, "exc_info"), err)?;
-        python::dispatch_logger(py)?.call_method(
-            intern!(py, "error"),
-            ("Error calling %s in Signal.send_robust() (%s)", name, err),
-            Some(&kwargs),
-        )?;
-        Ok(())
+        log_robust_failure(py, receiver, err)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -718,6 +708,27 @@ impl Signal {
         }
         Ok(())
     }
+}
+
+/// Django's log record for a receiver that failed in `send_robust`, on the
+/// `django.dispatch` logger.
+#[cold]
+pub(crate) fn log_robust_failure(py: Python<'_>, receiver: &Bound<'_, PyAny>, err: &Bound<'_, PyAny>) -> PyResult<()> {
+    // Django reads `receiver.__qualname__`, which callable instances and
+    // partials lack (Django then fails with AttributeError): fall back to
+    // the type's name.
+    let name = match receiver.getattr_opt(intern!(py, "__qualname__"))? {
+        Some(name) => name,
+        None => receiver.get_type().getattr(intern!(py, "__qualname__"))?,
+    };
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(intern!(py, "exc_info"), err)?;
+    python::dispatch_logger(py)?.call_method(
+        intern!(py, "error"),
+        ("Error calling %s in Signal.send_robust() (%s)", name, err),
+        Some(&kwargs),
+    )?;
+    Ok(())
 }
 
 /// A Python truth value, for arguments Django tests with `if x:`.

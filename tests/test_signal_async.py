@@ -22,7 +22,7 @@ import types
 
 import pytest
 from asgiref.sync import markcoroutinefunction
-from conftest import REFERENCE, Signal, sync_to_async_runs
+from conftest import Signal, sync_to_async_runs
 from django_layout import HAS_ASYNC, TASK_GROUP, unpack_row
 
 pytestmark = pytest.mark.skipif(
@@ -414,13 +414,6 @@ def test_asend_runs_sync_receivers_in_one_worker_thread(method):
     assert [name for name in log.names if name[0] == "a"] == ["a1", "a2"]
 
 
-@pytest.mark.xfail(
-    not REFERENCE and not TASK_GROUP,
-    strict=True,
-    reason="open: fastdispatch's asend on Django 5.x/6.0 hands the sync "
-    "receivers to their thread before it starts the async ones; Django's "
-    "asyncio.gather starts the async receivers first",
-)
 @pytest.mark.parametrize("method", ["asend", "asend_robust"])
 def test_asend_order_of_sync_and_async_receivers(method):
     signal = Signal()

@@ -8,7 +8,7 @@ import types
 import weakref
 
 import pytest
-from conftest import REFERENCE, Signal, receiver
+from conftest import Signal, receiver
 from django.db import models
 from django.db.models.signals import ModelSignal
 from django.test.utils import isolate_apps
@@ -172,13 +172,6 @@ def test_subclass_log_robust_failure_override(caplog):
     HAS_ASYNC,
     reason="Django 5.0+ logs through _log_robust_failure: "
     "test_subclass_log_robust_failure_override",
-)
-@pytest.mark.xfail(
-    not REFERENCE,
-    strict=True,
-    reason="open: fastdispatch's Signal has _log_robust_failure on Django 4.2 "
-    "and send_robust calls it, so a subclass's method of that name is used; "
-    "Django 4.2's has none and logs by itself",
 )
 def test_send_robust_logs_without_log_robust_failure(caplog):
     assert not hasattr(Signal, "_log_robust_failure")

@@ -8,7 +8,6 @@ import weakref
 import pytest
 from conftest import (
     NONE_ID,
-    REFERENCE,
     Signal,
     _make_id,
     drops_dead_senders_receivers,
@@ -234,14 +233,6 @@ class Owner:
         pass
 
 
-@pytest.mark.xfail(
-    not REFERENCE and not DROPS_DEAD_SENDERS,
-    strict=True,
-    reason="open: before Django 6.0 a bound method sender (keyed by its "
-    "object's and function's ids) is found by any bound method of the same "
-    "object and function; fastdispatch drops its receivers as soon as the "
-    "bound method given to connect() dies, at once",
-)
 @pytest.mark.parametrize("use_caching", [False, True])
 def test_bound_method_sender(use_caching):
     signal = Signal(use_caching=use_caching)

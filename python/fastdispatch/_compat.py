@@ -23,6 +23,7 @@ _HOOK_SERIES = {
     "_flag_dead_receivers": {"6.0", "6.1"},
     "asend": {"5.2", "6.0", "6.1"},
     "asend_robust": {"5.2", "6.0", "6.1"},
+    "_log_robust_failure": {"5.2", "6.0", "6.1"},
 }
 
 # Every such method, as first defined (the native class, or _glue), so that a
@@ -32,6 +33,7 @@ _METHODS = {
     "_flag_dead_receivers": _native.Signal.__dict__["_flag_dead_receivers"],
     "asend": _glue.asend,
     "asend_robust": _glue.asend_robust,
+    "_log_robust_failure": _native.Signal.__dict__["_log_robust_failure"],
 }
 
 

@@ -181,9 +181,11 @@ async def _asend_together(signal, sender, named, robust):
             signal, sync_receivers, sender, named, robust
         )
 
+    # As in Django, the inner gather is made first: the async receivers'
+    # tasks start before the task that hands the sync ones to their thread.
     responses, async_responses = await asyncio.gather(
         sync_send(),
-        _gather(_async_calls(signal, async_receivers, sender, named, robust)),
+        asyncio.gather(*_async_calls(signal, async_receivers, sender, named, robust)),
     )
     responses.extend(zip(async_receivers, async_responses, strict=True))
     return responses

@@ -283,15 +283,13 @@ class Owner:
         return None
 
 
-@open_divergence(
-    "K11",
-    "before Django 6.0, a receiver connected for a bound method sender answers "
-    "any bound method of the same object and function (its key); fastdispatch "
-    "drops it as soon as the bound method given to connect() dies",
-    when=not DROPS_DEAD_SENDERS,
-)
 @pytest.mark.parametrize("use_caching", [False, True])
 def test_k11_bound_method_sender(use_caching):
+    """K11 (fixed): before Django 6.0, a receiver connected for a bound
+    method sender answers any bound method of the same object and function
+    (its key); fastdispatch dropped it as soon as the bound method given to
+    connect() died."""
+
     def scenario(module):
         signal = module.Signal(use_caching=use_caching)
         owner = Owner()
@@ -309,15 +307,12 @@ def test_k11_bound_method_sender(use_caching):
 
 
 @needs_async
-@open_divergence(
-    "K12",
-    "Django 5.x/6.0's asend() starts the async receivers (asyncio.gather) "
-    "before it hands the sync ones to their thread; fastdispatch hands the "
-    "sync ones over first",
-    when=not TASK_GROUP,
-)
 @pytest.mark.parametrize("mode", ["asend", "asend_robust"])
 def test_k12_asend_order_of_sync_and_async_receivers(mode):
+    """K12 (fixed): Django 5.x/6.0's asend() starts the async receivers
+    (asyncio.gather) before it hands the sync ones to their thread;
+    fastdispatch handed the sync ones over first."""
+
     def scenario(module):
         signal = module.Signal()
         calls = []
