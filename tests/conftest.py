@@ -179,3 +179,18 @@ def make_async_receiver(result=None):
         return result
 
     return handler
+
+
+# Async receivers of several kinds, for the async suites.
+class Boom(Exception):
+    pass
+
+
+class Listener:
+    async def on_signal(self, **kwargs):
+        return "async method"
+
+
+class AsyncCallable:
+    async def __call__(self, **kwargs):
+        return "async instance"

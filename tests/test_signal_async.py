@@ -22,7 +22,7 @@ import types
 
 import pytest
 from asgiref.sync import markcoroutinefunction
-from conftest import Signal, sync_to_async_runs
+from conftest import AsyncCallable, Boom, Listener, Signal, sync_to_async_runs
 from django_layout import HAS_ASYNC, TASK_GROUP, unpack_row
 
 pytestmark = pytest.mark.skipif(
@@ -40,20 +40,6 @@ cv_caller = contextvars.ContextVar("cv_caller")
 
 class Sender:
     pass
-
-
-class Boom(Exception):
-    pass
-
-
-class Listener:
-    async def on_signal(self, **kwargs):
-        return "async method"
-
-
-class AsyncCallable:
-    async def __call__(self, **kwargs):
-        return "async instance"
 
 
 class Log:

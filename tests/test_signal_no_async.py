@@ -12,27 +12,13 @@ import logging
 
 import pytest
 from asgiref.sync import markcoroutinefunction
-from conftest import Signal
+from conftest import AsyncCallable, Boom, Listener, Signal
 from django_layout import HAS_ASYNC, ROW_LENGTH
 
 pytestmark = pytest.mark.skipif(
     HAS_ASYNC,
     reason="Django 5.0+ has async receivers (see test_signal_async.py)",
 )
-
-
-class Boom(Exception):
-    pass
-
-
-class Listener:
-    async def on_signal(self, **kwargs):
-        return "async method"
-
-
-class AsyncCallable:
-    async def __call__(self, **kwargs):
-        return "async instance"
 
 
 def assert_unawaited(response, function, expected):

@@ -21,44 +21,11 @@ from django.dispatch import Signal
 from django_layout import HAS_ASYNC, split_live
 from isolated_django import NATIVE
 from sentry_sdk.integrations.django import DjangoIntegration
-from sentry_sdk.transport import Transport
 
+from integration.sentry_transport import SIGNAL_OP, MemoryTransport
 from integration.testapp.models import Author
 
-SIGNAL_OP = "event.django"
 MODULE = __name__
-
-
-class MemoryTransport(Transport):
-    """Keeps the envelopes the SDK would send."""
-
-    def __init__(self, options=None):
-        super().__init__(options)
-        self.envelopes = []
-
-    def capture_envelope(self, envelope):
-        self.envelopes.append(envelope)
-
-    def transaction(self, name):
-        sentry_sdk.flush()
-        [event] = [
-            event
-            for event in (e.get_transaction_event() for e in self.envelopes)
-            if event is not None and event.get("transaction") == name
-        ]
-        return event
-
-    def signal_spans(self, name):
-        """``(op, description)`` of the transaction's signal spans, in order."""
-        spans = self.transaction(name)["spans"]
-        for span in spans:
-            if span["op"] == SIGNAL_OP:
-                assert span["data"]["signal"] == span["description"]
-        return [
-            (span["op"], span["description"])
-            for span in spans
-            if span["op"] == SIGNAL_OP
-        ]
 
 
 @contextlib.contextmanager

@@ -25,39 +25,13 @@ Events go to an in-memory transport: nothing leaves the process.
 
 import pytest
 import sentry_sdk
-from sentry_sdk.transport import Transport
 
+from integration.sentry_transport import SIGNAL_OP, MemoryTransport
 from integration.stock_vs_native import compare, setup_django
 
-SIGNAL_OP = "event.django"
 MODULE = __name__
 BEFORE = "before_first_send"
 AFTER = "after_first_send"
-
-
-class MemoryTransport(Transport):
-    """Keeps the envelopes the SDK would send."""
-
-    def __init__(self, options=None):
-        super().__init__(options)
-        self.envelopes = []
-
-    def capture_envelope(self, envelope):
-        self.envelopes.append(envelope)
-
-    def signal_spans(self, name):
-        """``[op, description]`` of the transaction's signal spans, in order."""
-        sentry_sdk.flush()
-        [event] = [
-            event
-            for event in (e.get_transaction_event() for e in self.envelopes)
-            if event is not None and event.get("transaction") == name
-        ]
-        return [
-            [span["op"], span["description"]]
-            for span in event["spans"]
-            if span["op"] == SIGNAL_OP
-        ]
 
 
 def start_sentry():
