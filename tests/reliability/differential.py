@@ -21,6 +21,7 @@ Used by ``test_rel_differential.py`` (a bounded run for ``make test``) and by
 """
 
 import asyncio
+import builtins
 import dataclasses
 import functools
 import gc
@@ -581,10 +582,14 @@ def settle_sync_to_async():
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
+# Python 3.11+ only.
+_EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", None)
+
+
 def describe_exception(err):
     # Object reprs in messages carry addresses, which differ between worlds.
     described = (type(err).__name__, _ADDRESS.sub(" at 0x...", str(err)))
-    if isinstance(err, BaseExceptionGroup):  # noqa: F821 (3.11+)
+    if _EXCEPTION_GROUP is not None and isinstance(err, _EXCEPTION_GROUP):
         described += (tuple(describe_exception(e) for e in err.exceptions),)
     return ("raised",) + described
 

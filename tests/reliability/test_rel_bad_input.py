@@ -9,6 +9,7 @@ own objects.
 
 import asyncio
 import functools
+import inspect
 
 import pytest
 from conftest import needs_async
@@ -17,6 +18,14 @@ from django_layout import unpack_row
 from reliability_support import implementations
 
 IMPLEMENTATIONS = implementations()
+
+
+def has_signature(func):
+    try:
+        inspect.signature(func)
+    except ValueError:
+        return False
+    return True
 
 
 class Model:
@@ -172,8 +181,10 @@ CASES = [
     ("debug_partial_without_kwargs",
      lambda s: s.connect(functools.partial(without_kwargs)), False, True,
      ["keyword arguments", "**kwargs"]),
+    # Python 3.10 has no signature for print: Django's check then fails on
+    # that, with inspect's own words.
     ("debug_builtin_without_kwargs", lambda s: s.connect(print), False, True,
-     ["keyword arguments", "**kwargs"]),
+     ["keyword arguments", "**kwargs"] if has_signature(print) else ["signature"]),
     ("debug_no_signature", lambda s: s.connect(type, weak=False), False, True,
      ["signature"]),
     # Wrong arguments to connect().

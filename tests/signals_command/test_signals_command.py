@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models.signals import post_save
 from django.dispatch import Signal
+from django_layout import HAS_ASYNC
 
 from signals_command.shop import receivers, signals
 from signals_command.shop.models import Customer, Order
@@ -82,7 +83,8 @@ POST_SAVE = [
         "function",
         "async def index_order(",
         sender="shop.Order",
-        is_async=True,
+        # Django 4.2 has no async receivers: it is called like any other.
+        is_async=HAS_ASYNC,
         dispatch_uid="shop.index_order",
     ),
     connected(
@@ -202,7 +204,10 @@ def test_sender_filter_lists_the_receivers_that_run_for_the_model(label, sender)
         Order.objects.create(customer=customer, total=3)
     else:
         customer.save()
-    assert sorted(receivers.calls) == sorted(LABELS[r["qualname"]] for r in listed)
+    # On Django 4.2 a coroutine function is a plain receiver: called, its
+    # coroutine never awaited, so its body records nothing.
+    ran = [r for r in listed if HAS_ASYNC or r["qualname"] != "index_order"]
+    assert sorted(receivers.calls) == sorted(LABELS[r["qualname"]] for r in ran)
 
 
 def test_sender_filter_alone_leaves_out_signals_where_nothing_would_run():
