@@ -8,6 +8,24 @@ from sentry_sdk.transport import Transport
 SIGNAL_OP = "event.django"
 
 
+def init_sentry(**integration_options):
+    """Initialise the SDK with the Django integration alone (its options
+    given), traces always sampled, events kept in memory; returns the
+    transport."""
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    transport = MemoryTransport()
+    sentry_sdk.init(
+        dsn="https://public@sentry.invalid/1",
+        transport=transport,
+        traces_sample_rate=1.0,
+        default_integrations=False,
+        auto_enabling_integrations=False,
+        integrations=[DjangoIntegration(**integration_options)],
+    )
+    return transport
+
+
 class MemoryTransport(Transport):
     """Keeps the envelopes the SDK would send."""
 

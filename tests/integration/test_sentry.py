@@ -20,9 +20,8 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
 from django_layout import HAS_ASYNC, split_live
 from isolated_django import NATIVE
-from sentry_sdk.integrations.django import DjangoIntegration
 
-from integration.sentry_transport import SIGNAL_OP, MemoryTransport
+from integration.sentry_transport import SIGNAL_OP, init_sentry
 from integration.testapp.models import Author
 
 MODULE = __name__
@@ -30,15 +29,7 @@ MODULE = __name__
 
 @contextlib.contextmanager
 def sentry(**integration_options):
-    transport = MemoryTransport()
-    sentry_sdk.init(
-        dsn="https://public@sentry.invalid/1",
-        transport=transport,
-        traces_sample_rate=1.0,
-        default_integrations=False,
-        auto_enabling_integrations=False,
-        integrations=[DjangoIntegration(**integration_options)],
-    )
+    transport = init_sentry(**integration_options)
     try:
         yield transport
     finally:

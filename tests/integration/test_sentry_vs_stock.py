@@ -26,7 +26,7 @@ Events go to an in-memory transport: nothing leaves the process.
 import pytest
 import sentry_sdk
 
-from integration.sentry_transport import SIGNAL_OP, MemoryTransport
+from integration.sentry_transport import SIGNAL_OP, init_sentry
 from integration.stock_vs_native import compare, setup_django
 
 MODULE = __name__
@@ -35,18 +35,7 @@ AFTER = "after_first_send"
 
 
 def start_sentry():
-    from sentry_sdk.integrations.django import DjangoIntegration
-
-    transport = MemoryTransport()
-    sentry_sdk.init(
-        dsn="https://public@sentry.invalid/1",
-        transport=transport,
-        traces_sample_rate=1.0,
-        default_integrations=False,
-        auto_enabling_integrations=False,
-        integrations=[DjangoIntegration(signals_spans=True)],
-    )
-    return transport
+    return init_sentry(signals_spans=True)
 
 
 # --- receivers, connected in the child ---------------------------------------
