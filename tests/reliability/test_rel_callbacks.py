@@ -120,3 +120,42 @@ def test_results_list_is_complete_when_a_receiver_raises_midway():
     responses = signal.send_robust(None)
     assert [type(r).__name__ for _, r in responses] == ["str", "ValueError"]
     assert calls == ["first", "failing", "first", "failing"]
+
+
+# --- 2: describe's JSON -----------------------------------------------------
+
+
+def test_to_json_with_an_impossible_indent_raises_memory_error():
+    completed = run_script(
+        """
+        import fastdispatch
+        sig = fastdispatch.Signal()
+        def receiver(**kwargs): pass
+        sig.connect(receiver, weak=False)
+        report = fastdispatch.describe_all()
+        for indent in (2**62, 2**63 - 1, 2**64 - 1):
+            try:
+                report.to_json(indent=indent)
+            except MemoryError:
+                print("MemoryError")
+        print(report.to_json(indent=3) == report.to_json(indent=3))
+        """
+    )
+    assert_ran(completed, "MemoryError\nMemoryError\nMemoryError\nTrue\n")
+
+
+def test_to_json_indent_is_honoured():
+    signal = fastdispatch.Signal()
+
+    def receiver(**kwargs):
+        pass
+
+    signal.connect(receiver, weak=False)
+    import json
+
+    report = fastdispatch.describe_all()
+    for indent in (None, 0, 1, 4, 17):
+        text = report.to_json(indent=indent)
+        assert json.loads(text) == json.loads(report.to_json(indent=None))
+        if indent:
+            assert "\n" + " " * indent + '"' in text
