@@ -38,6 +38,11 @@ pub struct Shared {
     /// before reading the store that it needs the sender's key. A hint: the
     /// store itself decides.
     pub sender_specific: AtomicBool,
+    /// How many of the holds of the thread that owns the lock were taken by
+    /// `signal.lock.acquire()`: all that `release()` may give back. The rest
+    /// belong to guards of native code. Changed only by the owner, with the
+    /// lock held, so the lock itself orders every access.
+    python_holds: AtomicUsize,
 }
 
 impl Shared {
@@ -47,6 +52,7 @@ impl Shared {
             dead: AtomicBool::new(false),
             len: AtomicUsize::new(0),
             sender_specific: AtomicBool::new(false),
+            python_holds: AtomicUsize::new(0),
         })
     }
 
@@ -129,6 +135,12 @@ impl Locked<'_> {
     }
 }
 
+#[cold]
+fn unacquired() -> PyErr {
+    PyRuntimeError::new_err("cannot release un-acquired lock")
+}
+
+#[cold]
 fn reentered() -> PyErr {
     PyRuntimeError::new_err("signal receivers were changed from inside a change to them")
 }
@@ -163,16 +175,27 @@ impl SignalLock {
                 .map_err(|_| PyValueError::new_err("timeout value is too large"))?;
             py.detach(|| store.try_lock_for(wait).map(std::mem::forget).is_some())
         };
+        if acquired {
+            // This thread owns the lock now: the count is its own.
+            self.shared.python_holds.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(acquired)
     }
 
+    /// Give back one hold taken by `acquire()` on this thread. The holds of
+    /// the signal's own methods (when `release()` is called from code they
+    /// run: a finaliser, a `dispatch_uid`'s `__eq__`) are never given back:
+    /// `RuntimeError`, as `threading.RLock` raises for a lock it did not take.
     fn release(&self) -> PyResult<()> {
-        if !self.shared.store.is_owned_by_current_thread() {
-            return Err(PyRuntimeError::new_err("release unlocked lock"));
+        let shared = &self.shared;
+        if !shared.store.is_owned_by_current_thread() || shared.python_holds.load(Ordering::Relaxed) == 0 {
+            return Err(unacquired());
         }
-        // SAFETY: this thread holds the lock (checked above), taken by a
-        // guard that `acquire` forgot.
-        unsafe { self.shared.store.force_unlock() };
+        shared.python_holds.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: this thread holds the lock (checked above) at least once
+        // more than its native guards do: a hold taken by a guard that
+        // `acquire` forgot, and gives back here.
+        unsafe { shared.store.force_unlock() };
         Ok(())
     }
 

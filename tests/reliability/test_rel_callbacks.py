@@ -159,3 +159,139 @@ def test_to_json_indent_is_honoured():
         assert json.loads(text) == json.loads(report.to_json(indent=None))
         if indent:
             assert "\n" + " " * indent + '"' in text
+
+
+# --- 4: signal.lock.release() -----------------------------------------------
+
+LOCK_RELEASED_BY_UID = """
+    import threading
+    import fastdispatch
+
+    sig = fastdispatch.Signal()
+    def r(**kw): return "r"
+    def other(**kw): return "other"
+    outcomes = []
+
+    class Uid:
+        def __init__(self, release):
+            self.release = release
+        def __hash__(self):
+            return 1
+        def __eq__(self, other):
+            if self.release:
+                try:
+                    sig.lock.release()
+                    outcomes.append("released")
+                except RuntimeError as err:
+                    outcomes.append(str(err))
+            return False
+
+    # The stored uid's __eq__ runs, with the signal's lock held by connect.
+    sig.connect(r, weak=False, dispatch_uid=Uid(True))
+    sig.connect(other, weak=False, dispatch_uid=Uid(False))
+    print(outcomes)
+    print(sig.lock.locked())
+
+    def elsewhere(box):
+        box.append(sig.lock.acquire(blocking=False))
+        if box[-1]:
+            sig.lock.release()
+
+    box = []
+    thread = threading.Thread(target=elsewhere, args=(box,))
+    thread.start()
+    thread.join()
+    print(box)
+    print(sorted(response for _, response in sig.send(None)))
+"""
+
+
+def test_release_never_releases_the_lock_the_signal_holds():
+    completed = run_script(LOCK_RELEASED_BY_UID, timeout=60)
+    assert_ran(
+        completed,
+        "['cannot release un-acquired lock']\nFalse\n[True]\n['other', 'r']\n",
+    )
+
+
+def test_release_without_acquire_raises_like_rlock():
+    lock = fastdispatch.Signal().lock
+    with pytest.raises(RuntimeError, match="cannot release un-acquired lock"):
+        lock.release()
+    assert not lock.locked()
+
+
+def test_release_from_another_thread_raises():
+    lock = fastdispatch.Signal().lock
+    assert lock.acquire()
+    errors = []
+
+    def release():
+        try:
+            lock.release()
+        except RuntimeError as err:
+            errors.append(str(err))
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    thread.join()
+    assert errors == ["cannot release un-acquired lock"]
+    assert lock.locked()
+    lock.release()
+    assert not lock.locked()
+
+
+def test_acquire_and_release_inside_a_receiver_and_a_uid():
+    signal = fastdispatch.Signal()
+    held = []
+
+    class Uid:
+        def __hash__(self):
+            return 7
+
+        def __eq__(self, other):
+            # Taken on top of the signal's own hold, and given back.
+            assert signal.lock.acquire(blocking=False)
+            held.append(signal.lock.locked())
+            signal.lock.release()
+            with signal.lock:
+                pass
+            return False
+
+    def receiver(**kwargs):
+        with signal.lock:
+            held.append("receiver")
+        return "receiver"
+
+    signal.connect(receiver, weak=False, dispatch_uid=Uid())
+    signal.connect(named("b"), weak=False, dispatch_uid=Uid())
+    assert held == [True]
+    assert names(signal.send(None)) == ["receiver", "b"]
+    assert held == [True, "receiver"]
+    assert not signal.lock.locked()
+
+
+def test_lock_kept_by_a_uid_stays_held_until_released():
+    signal = fastdispatch.Signal()
+
+    class Uid:
+        def __hash__(self):
+            return 7
+
+        def __eq__(self, other):
+            signal.lock.acquire()
+            return False
+
+    signal.connect(named("a"), weak=False, dispatch_uid=Uid())
+    signal.connect(named("b"), weak=False, dispatch_uid=Uid())
+    # Still held, by this thread's Python code: once, through acquire().
+    assert signal.lock.locked()
+    got = []
+    thread = threading.Thread(target=lambda: got.append(signal.lock.acquire(False)))
+    thread.start()
+    thread.join()
+    assert got == [False]
+    signal.lock.release()
+    assert not signal.lock.locked()
+    with pytest.raises(RuntimeError, match="un-acquired"):
+        signal.lock.release()
