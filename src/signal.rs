@@ -374,10 +374,12 @@ impl Signal {
     #[setter]
     fn set_receivers(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
-        slf.get().replace_receivers(py, value)?;
-        // The list assigned stays the signal's list if it is one of its own.
+        let version = slf.get().replace_receivers(py, value)?;
+        // The list assigned stays the signal's list if it is one of its own,
+        // and if nothing changed the receivers since it was taken in (the
+        // finaliser of a receiver it replaced may have connected another).
         if value.is_instance(&python::glue(py, "ReceiverList")?)? && value.getattr(intern!(py, "signal"))?.is(slf) {
-            slf.get().adopt_view(py, value)?;
+            slf.get().adopt_view(py, value, version)?;
         }
         Ok(())
     }
@@ -391,8 +393,8 @@ impl Signal {
             store.view().is_some_and(|v| v.is(view))
         };
         if is_current {
-            self.replace_receivers(py, view)?;
-            self.adopt_view(py, view)?;
+            let version = self.replace_receivers(py, view)?;
+            self.adopt_view(py, view, version)?;
         }
         Ok(())
     }
@@ -473,7 +475,9 @@ impl Signal {
     }
 
     /// Replace every entry with the rows of `value` (Django's layout).
-    fn replace_receivers(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Returns the store's version right after: the entries replaced are
+    /// released after the lock, and their finalisers may change it again.
+    fn replace_receivers(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<u64> {
         // Rows of Django 4.2 and 5.x have no sender reference: a row that is
         // still connected keeps the one its entry has.
         let previous = if compat::rows_have_sender_ref() {
@@ -491,6 +495,7 @@ impl Signal {
             for entry in entries {
                 store.push(entry, released);
             }
+            store.version()
         })
     }
 
@@ -629,13 +634,11 @@ impl Signal {
         Ok(snapshot)
     }
 
-    /// Make `view` the list `receivers` returns, until the next change.
-    fn adopt_view(&self, py: Python<'_>, view: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Make `view` the list `receivers` returns, until the next change, if
+    /// it still shows the receivers: nothing changed them since `version`.
+    fn adopt_view(&self, py: Python<'_>, view: &Bound<'_, PyAny>, version: u64) -> PyResult<()> {
         let locked = self.shared.lock(py);
-        locked.write(|store, released| {
-            let version = store.version();
-            store.set_view(view.clone().unbind(), version, released)
-        })
+        locked.write(|store, released| store.set_view(view.clone().unbind(), version, released))
     }
 
     /// The entry with this lookup key, if any: its slot and the receiver

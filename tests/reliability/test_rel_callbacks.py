@@ -161,6 +161,56 @@ def test_to_json_indent_is_honoured():
             assert "\n" + " " * indent + '"' in text
 
 
+# --- 3: a finaliser that connects while the receivers are replaced ----------
+
+
+class Bomb:
+    def __init__(self, action):
+        self.action = action
+
+    def __del__(self):
+        self.action()
+
+
+@pytest.mark.parametrize("edit", ["del_item", "assign_list"])
+def test_receiver_connected_by_finaliser_during_replacement_is_kept(edit):
+    def scenario(module):
+        signal = module.Signal()
+        r1, r2 = named("r1"), named("r2")
+
+        def holder(**kwargs):
+            return "holder"
+
+        holder.bomb = Bomb(lambda: signal.connect(r2, weak=False))
+        signal.connect(holder, weak=False)
+        signal.connect(r1, weak=False)
+        view = signal.receivers
+        del holder
+        if edit == "del_item":
+            del view[0]
+        else:
+            # The list itself, changed behind the signal's back, assigned back.
+            list.__delitem__(view, 0)
+            signal.receivers = view
+        signal.receivers.reverse()
+        return sorted(names(signal.send(None)))
+
+    results = [scenario(module) for module in IMPLEMENTATIONS.values()]
+    assert results == [["r1", "r2"], ["r1", "r2"]]
+
+
+def test_the_list_assigned_stays_the_signals_when_nothing_else_changed():
+    signal = fastdispatch.Signal()
+    r1, r2 = named("r1"), named("r2")
+    signal.connect(r1, weak=False)
+    signal.connect(r2, weak=False)
+    view = signal.receivers
+    del view[0]
+    assert signal.receivers is view
+    signal.receivers.append(make_row(*unpack_row(view[0])))
+    assert names(signal.send(None)) == ["r2", "r2"]
+
+
 # --- 4: signal.lock.release() -----------------------------------------------
 
 LOCK_RELEASED_BY_UID = """
