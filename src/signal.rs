@@ -264,7 +264,7 @@ impl Signal {
 
         let locked = self.shared.lock(py);
         self.clear_dead_locked(py, &locked)?;
-        loop {
+        for _ in 0..UID_LOOKUP_ATTEMPTS {
             let Some((slot, receiver)) = self.find(py, &locked, &key, sender_key)? else {
                 return Ok(false);
             };
@@ -273,6 +273,7 @@ impl Signal {
                 return Ok(true);
             }
         }
+        Err(uid_kept_changing())
     }
 
     /// Whether any live receiver would be called for `sender`.
@@ -296,8 +297,7 @@ impl Signal {
 
     /// Remove receivers whose receiver or sender died, if any did.
     fn _clear_dead_receivers(&self, py: Python<'_>) -> PyResult<()> {
-        let locked = self.shared.lock(py);
-        self.clear_dead_locked(py, &locked)
+        self.clear_dead(py)
     }
 
     /// Flag dead receivers for removal at the next use of the signal. This is
@@ -516,6 +516,12 @@ impl Signal {
         live: &mut Live<'py>,
     ) -> PyResult<()> {
         if self.use_caching_enabled() {
+            if self.dead.load(Ordering::Acquire) {
+                // Django clears the dead receivers before its cache, a
+                // WeakKeyDictionary, refuses a sender: they are gone even
+                // when this raises.
+                self.clear_dead(py)?;
+            }
             check_cacheable(sender)?;
         }
         let snapshot = match self.resolve_built(py, sender, live)? {
@@ -652,35 +658,63 @@ impl Signal {
         key: &ReceiverKey,
         sender: ObjId,
     ) -> PyResult<Option<(usize, *mut ffi::PyObject)>> {
-        let holding = |store: &crate::receivers::ReceiverStore, slot: usize| {
-            store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))
-        };
         match key {
             ReceiverKey::Target(id) => {
                 let store = locked.read()?;
-                Ok(store.find_target(*id, sender).and_then(|slot| holding(&store, slot)))
+                Ok(store
+                    .find_target(*id, sender)
+                    .and_then(|slot| store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))))
             }
-            ReceiverKey::Uid { hash, uid } => loop {
-                // `==` may run Python code that changes the store (slots move
-                // when it is compacted): an answer counts only if the store
-                // is as it was when the candidates were taken.
-                let (candidates, version) = {
-                    let store = locked.read()?;
-                    (store.uid_candidates(py, *hash, sender), store.version())
-                };
-                let mut found = None;
-                for (slot, candidate) in candidates {
-                    if candidate.is(uid) || candidate.bind(py).eq(uid.bind(py))? {
-                        found = Some(slot);
-                        break;
+            ReceiverKey::Uid { hash, uid } => {
+                for _ in 0..UID_LOOKUP_ATTEMPTS {
+                    if let Some(found) = self.find_uid(py, locked, *hash, uid, sender)? {
+                        return Ok(found);
                     }
                 }
-                let store = locked.read()?;
-                if store.version() == version {
-                    return Ok(found.and_then(|slot| holding(&store, slot)));
-                }
-            },
+                Err(uid_kept_changing())
+            }
         }
+    }
+
+    /// One attempt of `find` for a uid: `None` when comparing the uids
+    /// changed the store, so that the answer does not count.
+    fn find_uid(
+        &self,
+        py: Python<'_>,
+        locked: &Locked<'_>,
+        hash: isize,
+        uid: &Py<PyAny>,
+        sender: ObjId,
+    ) -> PyResult<Option<Option<(usize, *mut ffi::PyObject)>>> {
+        // `==` may run Python code that changes the store (slots move when it
+        // is compacted): an answer counts only if the store is as it was when
+        // the candidates were taken.
+        let (candidates, version) = {
+            let store = locked.read()?;
+            (store.uid_candidates(py, hash, sender), store.version())
+        };
+        let mut found = None;
+        for (slot, candidate) in candidates {
+            if candidate.is(uid) || candidate.bind(py).eq(uid.bind(py))? {
+                found = Some(slot);
+                break;
+            }
+        }
+        let store = locked.read()?;
+        if store.version() != version {
+            return Ok(None);
+        }
+        Ok(Some(
+            found.and_then(|slot| store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))),
+        ))
+    }
+
+    /// `clear_dead_locked`, taking the lock.
+    #[cold]
+    #[inline(never)]
+    fn clear_dead(&self, py: Python<'_>) -> PyResult<()> {
+        let locked = self.shared.lock(py);
+        self.clear_dead_locked(py, &locked)
     }
 
     /// Django's `_clear_dead_receivers`, with the lock held: if flagged, drop
@@ -721,6 +755,19 @@ impl Signal {
         }
         Ok(())
     }
+}
+
+/// How many times a uid is looked up again after comparing it with `==`
+/// changed the receivers. Django's lookup would deadlock there (its lock is
+/// not re-entrant); this one gives up with `uid_kept_changing`.
+const UID_LOOKUP_ATTEMPTS: usize = 8;
+
+#[cold]
+fn uid_kept_changing() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(format!(
+        "comparing the dispatch_uid with ==, its __eq__ changed the signal's receivers at each of \
+         {UID_LOOKUP_ATTEMPTS} attempts to look it up; a dispatch_uid's __eq__ must not connect or disconnect receivers"
+    ))
 }
 
 /// A Python truth value, for arguments Django tests with `if x:`.

@@ -64,17 +64,17 @@ from reliability_support import implementations
 #   K4  use_caching: send()/asend() for a sender cached as having no receivers
 #       returns early in Django, leaving dead receivers in ``receivers``;
 #       fastdispatch removes them.
+# Fixed (no exclusion or compensation any more; regression tests stay):
 #   K5  use_caching: has_listeners() for a sender the cache cannot hold (None,
 #       an int, an unhashable object) removes dead receivers in Django before
-#       raising TypeError; fastdispatch raises first.
-# Fixed (no exclusion or compensation any more; regression tests stay):
+#       raising TypeError; fastdispatch raised first.
 #   K6  send()/send_robust() released what they removed (dead receivers) late,
 #       through PyO3's deferred reference pool: a receiver whose last strong
 #       reference was a removed row was still called. Fixed in 2c670f6.
 # Found elsewhere, outside these programs (see the tests named there): K7
 # (argument-count messages, test_rel_bad_input.py), K8-K10
 # (test_rel_divergences.py), F1 (test_rel_reentrancy.py).
-KNOWN_OPEN = frozenset({"K1", "K2", "K3", "K4", "K5"})
+KNOWN_OPEN = frozenset({"K1", "K2", "K3", "K4"})
 
 RECEIVER_KINDS = (
     "function",
@@ -573,7 +573,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     """Random programs on Django 6.1's Signal and fastdispatch's, side by side.
 
     ``STRICT`` (a class attribute): also generate the inputs of the open
-    divergences K1-K3 and do not compensate K4-K5.
+    divergences K1-K3 and do not compensate K4.
     """
 
     STRICT = False
@@ -868,19 +868,9 @@ class DifferentialMachine(RuleBasedStateMachine):
     def has_listeners(self, signal, sender):
         if self._cache_unsafe(signal, sender):
             return
-        django_dead = self.django.signals[signal]._dead_receivers
-        django, _ = self.run_both(
+        self.run_both(
             lambda world: world.signals[signal].has_listeners(world.sender(sender))
         )
-        if (
-            not self.STRICT
-            and signal == 1
-            and django_dead
-            and django["result"][0] == "raised"
-        ):
-            # K5: Django removed its dead receivers before raising TypeError;
-            # fastdispatch raised first. Remove them from fastdispatch's too.
-            self.fast.signals[signal]._clear_dead_receivers()
 
     # --- after every step ---------------------------------------------------
 

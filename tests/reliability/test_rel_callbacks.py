@@ -345,3 +345,102 @@ def test_lock_kept_by_a_uid_stays_held_until_released():
     assert not signal.lock.locked()
     with pytest.raises(RuntimeError, match="un-acquired"):
         signal.lock.release()
+
+
+# --- 6: a uid whose comparison changes the receivers every time -------------
+
+UID_THAT_ALWAYS_CONNECTS = """
+    import fastdispatch
+
+    sig = fastdispatch.Signal()
+    fresh = []
+
+    class Uid:
+        def __hash__(self):
+            return 3
+        def __eq__(self, other):
+            def receiver(**kwargs): pass
+            fresh.append(receiver)
+            sig.connect(receiver, weak=False)
+            return False
+
+    def first(**kwargs): pass
+    def second(**kwargs): pass
+    sig.connect(first, weak=False, dispatch_uid=Uid())
+    for attempt in ("connect", "disconnect"):
+        try:
+            if attempt == "connect":
+                sig.connect(second, weak=False, dispatch_uid=Uid())
+            else:
+                sig.disconnect(dispatch_uid=Uid())
+        except RuntimeError as err:
+            print(attempt, "RuntimeError:", err)
+    print(0 < len(fresh) < 100)
+"""
+
+
+def test_uid_that_changes_the_receivers_at_every_comparison_ends():
+    completed = run_script(UID_THAT_ALWAYS_CONNECTS, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 3, completed.stdout
+    for attempt, line in zip(("connect", "disconnect"), lines, strict=False):
+        assert line.startswith(f"{attempt} RuntimeError: "), line
+        assert "dispatch_uid" in line and "__eq__" in line, line
+    assert lines[2] == "True"
+
+
+def test_uid_that_changes_the_receivers_a_few_times_still_matches():
+    signal = fastdispatch.Signal()
+    changes = [3]
+
+    class Uid:
+        def __init__(self, name):
+            self.name = name
+
+        def __hash__(self):
+            return 3
+
+        def __eq__(self, other):
+            if changes[0]:
+                changes[0] -= 1
+                signal.connect(named(f"extra{changes[0]}"), weak=False)
+            return isinstance(other, Uid) and other.name == self.name
+
+    signal.connect(named("a"), weak=False, dispatch_uid=Uid("a"))
+    assert signal.disconnect(dispatch_uid=Uid("a")) is True
+    assert changes == [0]
+    assert names(signal.send(None)) == ["extra2", "extra1", "extra0"]
+
+
+# --- 8: a caching signal after a failing call -------------------------------
+
+
+def test_caching_signal_after_has_listeners_failed_matches_django():
+    def scenario(module):
+        signal = module.Signal(use_caching=True)
+
+        class Sender:
+            pass
+
+        sender = Sender()
+
+        def receiver(**kwargs):
+            return "r"
+
+        signal.connect(receiver, sender=sender, weak=False)
+        assert signal.send(sender)
+        del sender
+        gc.collect()
+        outcomes = []
+        try:
+            signal.has_listeners(None)
+        except TypeError as err:
+            outcomes.append(str(err))
+        outcomes.append(len(signal.receivers))
+        outcomes.append(signal.send(1, x=2))
+        return outcomes
+
+    results = [scenario(module) for module in IMPLEMENTATIONS.values()]
+    assert results[0] == ["cannot create weak reference to 'NoneType' object", 0, []]
+    assert results[1] == results[0]
