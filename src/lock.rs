@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 
 use crate::receivers::{ReceiverStore, Released};
@@ -100,10 +101,32 @@ impl Shared {
 
     /// For the garbage collector: the store if it can be read right now
     /// without waiting. Skipping a traversal is safe (objects stay alive).
-    pub fn try_read<R>(&self, f: impl FnOnce(&ReceiverStore) -> R) -> Option<R> {
+    fn try_read<R>(&self, f: impl FnOnce(&ReceiverStore) -> R) -> Option<R> {
         let guard = self.store.try_lock()?;
         let store = guard.try_borrow().ok()?;
         Some(f(&store))
+    }
+
+    /// Visit every object the store holds, for the garbage collector.
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.try_read(|store| {
+            let mut result = Ok(());
+            store.for_each_object(|obj| {
+                if result.is_ok() {
+                    result = visit.call(obj);
+                }
+            });
+            result
+        })
+        .unwrap_or(Ok(()))
+    }
+
+    /// Drop every entry, for the garbage collector's `tp_clear` (of the
+    /// signal or of its lock object): what the store held is released after
+    /// the lock.
+    pub fn clear(&self, py: Python<'_>) {
+        let locked = self.lock(py);
+        let _ = locked.write(|store, released| store.clear(released));
     }
 }
 
@@ -210,6 +233,19 @@ impl SignalLock {
     #[pyo3(signature = (*_exc_info))]
     fn __exit__(&self, _exc_info: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
         self.release()
+    }
+
+    /// The store's objects: the lock object holds the store (shared with
+    /// its signal, which does not visit it), so a receiver that holds
+    /// `signal.lock` makes a cycle the collector must see.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.shared.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        // SAFETY: tp_clear runs attached to the interpreter.
+        let py = unsafe { Python::assume_attached() };
+        self.shared.clear(py);
     }
 
     fn __repr__(&self) -> String {

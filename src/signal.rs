@@ -439,27 +439,18 @@ impl Signal {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // The store's objects are visited through the lock object, which
+        // shares the store and may outlive the signal (a receiver can hold
+        // `signal.lock`): each reference the store holds is visited once.
         visit.call(&self.lock)?;
-        visit.call(&self.on_dead)?;
-        self.shared
-            .try_read(|store| {
-                let mut result = Ok(());
-                store.for_each_object(|obj| {
-                    if result.is_ok() {
-                        result = visit.call(obj);
-                    }
-                });
-                result
-            })
-            .unwrap_or(Ok(()))
+        visit.call(&self.on_dead)
     }
 
     fn __clear__(&self) {
         // Called by the collector, which holds the interpreter.
         // SAFETY: tp_clear runs attached to the interpreter.
         let py = unsafe { Python::assume_attached() };
-        let locked = self.shared.lock(py);
-        let _ = locked.write(|store, released| store.clear(released));
+        self.shared.clear(py);
     }
 }
 
@@ -1174,6 +1165,12 @@ impl SenderReceiversCache {
 
 #[pymethods]
 impl SenderReceiversCache {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // A receiver may hold the cache object: the signal it shows is then
+        // in a cycle with it. Clearing the signal breaks that cycle.
+        visit.call(&self.signal)
+    }
+
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.items(py)?.len())
     }

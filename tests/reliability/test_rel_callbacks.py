@@ -413,6 +413,45 @@ def test_uid_that_changes_the_receivers_a_few_times_still_matches():
     assert names(signal.send(None)) == ["extra2", "extra1", "extra0"]
 
 
+# --- 7: cycles through the signal's helpers ---------------------------------
+
+
+@pytest.mark.parametrize("captured", ["lock", "sender_receivers_cache", "both"])
+def test_cycles_through_the_lock_and_the_cache_are_collected(captured):
+    gc.collect()
+    signal = fastdispatch.Signal(use_caching=True)
+
+    def receiver(**kwargs):
+        return "r"
+
+    # Held by the receiver itself, not by a closure cell (which `del` empties).
+    if captured in ("lock", "both"):
+        receiver.lock = signal.lock
+    if captured in ("sender_receivers_cache", "both"):
+        receiver.cache = signal.sender_receivers_cache
+    signal.connect(receiver, weak=False)
+    assert signal.send(object)
+    dead = weakref.ref(receiver)
+    signal_dead = weakref.ref(signal)
+    del receiver, signal
+    gc.collect()
+    assert dead() is None
+    assert signal_dead() is None
+
+
+def test_collecting_the_lock_leaves_a_live_signal_alone():
+    signal = fastdispatch.Signal()
+
+    def receiver(**kwargs):
+        return "kept"
+
+    signal.connect(receiver, weak=False)
+    lock = signal.lock
+    del lock
+    gc.collect()
+    assert names(signal.send(None)) == ["kept"]
+
+
 # --- 8: a caching signal after a failing call -------------------------------
 
 
