@@ -347,6 +347,76 @@ def test_lock_kept_by_a_uid_stays_held_until_released():
         signal.lock.release()
 
 
+# --- 5: dictionaries searched while their keys run code ---------------------
+
+METACLASS_SWAPPED_DURING_LOOKUP = """
+    import gc
+    import fastdispatch
+
+    class Meta(type):
+        pass
+
+    class Other(type):
+        pass
+
+    class Key(str):
+        # Hashed as "__func__", so the lookup compares it with the name.
+        def __hash__(self):
+            return hash("__func__")
+
+        def __eq__(self, other):
+            # The class takes another metaclass; the old one is collected.
+            Sender.__class__ = Other
+            gc.collect()
+            return False
+
+    Sender = Meta("Sender", (), {Key("zzz"): 1})
+    del Meta
+    print(fastdispatch._make_id(Sender) == id(Sender))
+    sig = fastdispatch.Signal()
+    def receiver(**kwargs): return "r"
+    sig.connect(receiver, sender=Sender, weak=False)
+    print([r for _, r in sig.send(Sender)])
+"""
+
+
+def test_metaclass_freed_by_a_key_comparison_during_make_id():
+    assert_ran(run_script(METACLASS_SWAPPED_DURING_LOOKUP), "True\n['r']\n")
+
+
+FUNCTION_DICT_REPLACED_DURING_LOOKUP = """
+    import gc
+    import fastdispatch
+
+    def receiver(**kwargs):
+        return "r"
+
+    class Key(str):
+        def __init__(self, name):
+            self.name = name
+        def __hash__(self):
+            return hash(self.name)
+        def __eq__(self, other):
+            receiver.__dict__ = {}
+            gc.collect()
+            return False
+
+    for name in ("__func__", "__self__"):
+        receiver.__dict__ = {Key(name): 1, "padding": [object()]}
+        print(fastdispatch._make_id(receiver) == id(receiver))
+        sig = fastdispatch.Signal()
+        sig.connect(receiver)
+        print([r for _, r in sig.send(None)])
+"""
+
+
+def test_function_dict_replaced_by_a_key_comparison():
+    assert_ran(
+        run_script(FUNCTION_DICT_REPLACED_DURING_LOOKUP),
+        "True\n['r']\nTrue\n['r']\n",
+    )
+
+
 # --- 6: a uid whose comparison changes the receivers every time -------------
 
 UID_THAT_ALWAYS_CONNECTS = """
