@@ -553,3 +553,66 @@ def test_caching_signal_after_has_listeners_failed_matches_django():
     results = [scenario(module) for module in IMPLEMENTATIONS.values()]
     assert results[0] == ["cannot create weak reference to 'NoneType' object", 0, []]
     assert results[1] == results[0]
+
+
+# --- 9: start-up ---------------------------------------------------------
+
+DJANGO_CONF_FAILS_ONCE = """
+    import sys
+
+    class Blocker:
+        def find_spec(self, name, path=None, target=None):
+            if name == "django.conf":
+                raise ImportError("not yet")
+            return None
+
+    blocker = Blocker()
+    sys.meta_path.insert(0, blocker)
+    import fastdispatch
+    sig = fastdispatch.Signal()
+    def receiver(**kwargs): pass
+    sig.connect(receiver)  # django.conf cannot be imported yet
+    sys.meta_path.remove(blocker)
+
+    from django.conf import settings
+    settings.configure(DEBUG=True)
+    try:
+        sig.connect(object())
+    except TypeError as err:
+        print(err)
+"""
+
+
+def test_debug_checks_work_once_django_conf_imports():
+    assert_ran(
+        run_script(DJANGO_CONF_FAILS_ONCE), "Signal receivers must be callable.\n"
+    )
+
+
+def test_shim_survives_a_panic_during_start_up(monkeypatch):
+    from fastdispatch import _shim
+
+    class PanicException(BaseException):
+        pass
+
+    PanicException.__module__ = "pyo3_runtime"
+
+    def panics(module):
+        raise PanicException("native start-up failed")
+
+    name = "fd_shim_panic_probe"
+    monkeypatch.setitem(_shim._ACTIONS, name, panics)
+    try:
+        with pytest.warns(RuntimeWarning, match="could not take over"):
+            _shim._run_action(name, object())
+        assert "native start-up failed" in _shim.status()["errors"][name]
+    finally:
+        _shim._state.errors.pop(name, None)
+
+    def interrupted(module):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(_shim._ACTIONS, name, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _shim._run_action(name, object())
+    _shim._state.errors.pop(name, None)
