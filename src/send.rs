@@ -21,7 +21,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 
 use crate::python;
-use crate::signal::{live_receivers_of_into, Live, Signal};
+use crate::signal::{check_cacheable, live_receivers_of_into, Live, Signal};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -332,11 +332,17 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'_, 'py>, mode: Mo
     }
     // SAFETY: the sender is borrowed from the caller's arguments.
     let sender = unsafe { Bound::from_borrowed_ptr(py, call.sender()) };
-    if !this.use_caching_enabled() && !sender.is_none() {
-        // Django looks the sender up in its (unused) sender cache, a dict:
-        // an unhashable sender is a TypeError. With caching, `live_receivers`
-        // checks more.
-        sender.hash()?;
+    if !this.use_caching_enabled() {
+        if !sender.is_none() {
+            // Django looks the sender up in its (unused) sender cache, a
+            // dict: an unhashable sender is a TypeError.
+            sender.hash()?;
+        }
+    } else {
+        // Django's `send` looks the sender up in its cache, a
+        // WeakKeyDictionary, before anything else: a sender it cannot hold
+        // is a TypeError, with dead receivers left in place.
+        check_cacheable(&sender)?;
     }
     let mut live = Live::default();
     live_receivers_of_into(signal, &sender, &mut live)?;

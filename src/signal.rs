@@ -508,9 +508,10 @@ impl Signal {
     ) -> PyResult<()> {
         if self.use_caching_enabled() {
             if self.dead.load(Ordering::Acquire) {
-                // Django clears the dead receivers before its cache, a
-                // WeakKeyDictionary, refuses a sender: they are gone even
-                // when this raises.
+                // Django's `_live_receivers` clears the dead receivers before
+                // its cache, a WeakKeyDictionary, refuses a sender: they are
+                // gone even when this raises. (`send` checks the sender
+                // first, as Django's does: `send.rs`.)
                 self.clear_dead(py)?;
             }
             check_cacheable(sender)?;
@@ -948,7 +949,7 @@ fn entry_from_row(row: &Bound<'_, PyAny>, previous: &[Entry]) -> PyResult<Entry>
 
 /// With `use_caching`, Django looks senders up in a `WeakKeyDictionary`, so a
 /// sender that cannot be weakly referenced or hashed raises `TypeError`.
-fn check_cacheable(sender: &Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn check_cacheable(sender: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = sender.py();
     // SAFETY: reading the type's weaklist offset of a live object.
     let weakrefable = unsafe { (*ffi::Py_TYPE(sender.as_ptr())).tp_weaklistoffset != 0 };

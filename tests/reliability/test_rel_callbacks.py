@@ -8,6 +8,7 @@ the lock must stay consistent and the call must end. Scenarios that crashed
 ``PYTHONMALLOC=debug`` so that a read of freed memory shows.
 """
 
+import asyncio
 import gc
 import os
 import subprocess
@@ -552,6 +553,34 @@ def test_caching_signal_after_has_listeners_failed_matches_django():
 
     results = [scenario(module) for module in IMPLEMENTATIONS.values()]
     assert results[0] == ["cannot create weak reference to 'NoneType' object", 0, []]
+    assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("mode", ["send", "send_robust", "asend", "has_listeners"])
+def test_caching_signal_refusing_a_sender_leaves_dead_receivers_as_django(mode):
+    # send and asend check the sender before anything else; has_listeners
+    # clears the dead receivers first.
+    def scenario(module):
+        signal = module.Signal(use_caching=True)
+
+        def receiver(**kwargs):
+            return "r"
+
+        signal.connect(receiver)
+        del receiver
+        gc.collect()
+        try:
+            result = getattr(signal, mode)(None)
+            if mode == "asend":
+                result = asyncio.run(result)
+        except TypeError as err:
+            result = str(err)
+        return result, len(signal.receivers)
+
+    results = [scenario(module) for module in IMPLEMENTATIONS.values()]
+    removed = 0 if mode == "has_listeners" else 1
+    message = "cannot create weak reference to 'NoneType' object"
+    assert results[0] == (message, removed)
     assert results[1] == results[0]
 
 
