@@ -14,6 +14,13 @@ on what ``send_robust`` logged, and on every signal's ``receivers`` rows: lookup
 keys in order (ids translated back to names), weak or strong, sender reference
 or none, sync or async.
 
+Programs also run Python code from inside the dispatcher, code that calls
+back into the signal (``CALLBACKS``): receivers that connect, disconnect,
+edit ``receivers``, take the lock, collect garbage or walk
+``gc.get_referrers`` while a send runs; finalisers of receivers that do the
+same when the receiver dies; and ``dispatch_uid`` values whose ``__eq__`` and
+``__hash__`` do what Django's non-reentrant lock allows there.
+
 Used by ``test_rel_differential.py`` (a bounded run for ``make test``) and by
 ``scripts/fuzz.py`` (a run as long as asked).
 """
@@ -122,6 +129,8 @@ SAFE_UIDS = (
     "list",
     "dataclass",
 )
+# A uid whose __eq__ and __hash__ call back into the signal (CallbackUid).
+CALLBACK_UIDS = ("callback-a", "callback-b")
 K1_UIDS = (1.0, (1.0, 2))
 K2_UIDS = (True, (True, 2))
 K3_UIDS = ("set",)
@@ -137,14 +146,74 @@ SEND_MODES = ("send", "send_robust", "asend", "asend_robust")
 WEAK_VALUES = (True, False, 1, 0, "yes", "", None)
 
 
+# What code run from inside the dispatcher does to a signal (World.call_back):
+#   connect/disconnect  the signal's helper receiver (a strong one, per signal)
+#   reverse/delete_last an in-place edit of ``receivers`` (plain signals only:
+#                       Django's cache does not see such edits)
+#   noop_edit           a row appended to ``receivers`` and deleted again
+#   lock                ``with signal.lock:`` (from finalisers and uids, a
+#                       non-blocking acquire, since Django's lock may be held)
+#   collect             ``gc.collect()``
+#   referrers           ``gc.get_referrers`` from the last response made, and
+#                       every list found read in full
+#   release_unowned     fastdispatch only: ``signal.lock.release()`` without
+#                       an acquire must raise RuntimeError (Django's plain
+#                       Lock would release the lock its caller holds)
+CALLBACKS = (
+    "connect",
+    "disconnect",
+    "reverse",
+    "delete_last",
+    "noop_edit",
+    "lock",
+    "collect",
+    "referrers",
+    "release_unowned",
+)
+# What may run while Django's lock is held (finalisers that run inside a
+# signal method, a uid's __eq__): nothing that changes the receivers, or
+# takes the lock, there.
+LOCK_HELD_CALLBACKS = ("noop_edit", "lock", "collect", "referrers", "release_unowned")
+
+
 @dataclasses.dataclass(frozen=True)
 class FrozenUid:
     name: str
     number: int
 
 
-def build_uid(spec):
+class CallbackUid:
+    """A uid that calls back into the world's signals when compared or
+    hashed: only what Django allows with its lock held (Django compares uids
+    with the lock held, and never hashes them)."""
+
+    def __init__(self, name, world):
+        self.name = name
+        self.world = world
+
+    def __hash__(self):
+        # No collection here: Django never hashes a uid, so one here would
+        # collect garbage in fastdispatch's world only.
+        for signal in self.world.signals:
+            self.world.call_back("lock", signal, lock_held=True)
+            self.world.call_back("referrers", signal, lock_held=True)
+        return hash(self.name)
+
+    def __eq__(self, other):
+        for signal in self.world.signals:
+            for action in LOCK_HELD_CALLBACKS:
+                if action != "noop_edit":
+                    self.world.call_back(action, signal, lock_held=True)
+        return isinstance(other, CallbackUid) and other.name == self.name
+
+    def __repr__(self):
+        return f"CallbackUid({self.name!r})"
+
+
+def build_uid(spec, world=None):
     """The uid for ``spec``, a new object in each world for mutable ones."""
+    if spec in CALLBACK_UIDS:
+        return CallbackUid(spec, world)
     if spec == "frozenset":
         return frozenset({"uid-s"})
     if spec == "set":
@@ -181,6 +250,12 @@ class World:
         self.keep_alive = []
         self.kept_labels = {}  # id -> label of the permanent senders
         self.log = []
+        self.helpers = {}  # signal index -> its helper receiver (callbacks)
+        self.last_response = None  # the last response a receiver made
+        # What a callback found wrong (fastdispatch only), checked after
+        # every step.
+        self.callback_errors = []
+        self.closed = False  # set at teardown: finalisers do nothing then
 
         class Holder:
             def __init__(self, label, body):
@@ -265,12 +340,15 @@ class World:
     def _body(self, label, raises):
         log = self.log
         describe_call = self.describe_call
+        world = self
 
         def body(kwargs):
             log.append(label)
             if raises:
                 raise ValueError(f"{label} failed")
-            return describe_call(label, kwargs)
+            response = describe_call(label, kwargs)
+            world.last_response = response
+            return response
 
         return body
 
@@ -382,6 +460,117 @@ class World:
         if self.sender_kinds[label] == "bound_method":
             return self.senders[label].method
         return self.senders[label]
+
+    # --- code that calls back into the signal --------------------------------
+
+    def helper(self, index):
+        """The helper receiver callbacks connect to signal ``index``."""
+        if index not in self.helpers:
+            self.helpers[index] = self.build_receiver(
+                f"helper{index}", "function", False
+            )
+        return self.helpers[index]
+
+    def call_back(self, action, signal, lock_held=False):
+        """Do ``action`` (see CALLBACKS) to ``signal``, from code the
+        dispatcher runs. ``lock_held``: Django's lock may be held (by this
+        thread): only LOCK_HELD_CALLBACKS, and the lock not waited for."""
+        if lock_held and action not in LOCK_HELD_CALLBACKS:
+            return
+        index = self.signals.index(signal)
+        if action == "connect":
+            signal.connect(self.helper(index), weak=False)
+        elif action == "disconnect":
+            signal.disconnect(self.helper(index))
+        elif action == "reverse":
+            if not signal.use_caching:
+                signal.receivers.reverse()
+        elif action == "delete_last":
+            if not signal.use_caching and signal.receivers:
+                del signal.receivers[-1]
+        elif action == "noop_edit":
+            rows = signal.receivers
+            if rows:
+                rows.append(rows[-1])
+                del rows[-1]
+        elif action == "lock":
+            if lock_held:
+                if signal.lock.acquire(blocking=False):
+                    signal.lock.release()
+            else:
+                with signal.lock:
+                    pass
+        elif action == "collect":
+            gc.collect()
+        elif action == "referrers":
+            self._hunt(self.last_response)
+        elif action == "release_unowned":
+            if self.name == "fast":
+                try:
+                    signal.lock.release()
+                except RuntimeError:
+                    pass
+                else:
+                    self.callback_errors.append(
+                        "signal.lock.release() released a hold it had not taken"
+                    )
+        else:
+            raise AssertionError(action)
+
+    @staticmethod
+    def _hunt(target):
+        """Read every list that holds a tuple that holds ``target``: a list
+        still being filled must never be found."""
+        if target is None:
+            return
+        referrers = gc.get_referrers(target)
+        for holder in referrers:
+            if type(holder) is not tuple:
+                continue
+            for outer in gc.get_referrers(holder):
+                if type(outer) is list and outer is not referrers:
+                    list(outer)
+                    repr(outer)
+
+    def build_meddling_receiver(self, label, action):
+        """A receiver that does ``action`` to the signal it is called for,
+        then answers like any other."""
+        body = self._body(label, False)
+        world = self
+
+        def meddling(**kwargs):
+            world.call_back(action, kwargs["signal"])
+            return body(kwargs)
+
+        meddling.__name__ = meddling.__qualname__ = label
+        return meddling
+
+    def arm(self, label, action, index, decisions):
+        """Give receiver ``label`` a finaliser that does ``action`` to signal
+        ``index`` when the receiver dies. Whether Django's lock was held
+        then is decided in Django's world (it runs first) and followed in
+        fastdispatch's (``decisions``), so both do the same."""
+        world = self
+
+        class Finaliser:
+            def __del__(self):
+                if world.closed:
+                    return
+                try:
+                    signal = world.signals[index]
+                    if world.name == "django":
+                        decisions[label] = signal.lock.locked()
+                    lock_held = decisions.get(label, True)
+                    world.call_back(action, signal, lock_held=lock_held)
+                except Exception as err:  # would be lost as "unraisable"
+                    world.callback_errors.append(
+                        f"finaliser of {label} ({action}): {describe_exception(err)}"
+                    )
+
+        try:
+            self.receivers[label].finaliser = Finaliser()
+        except AttributeError:
+            pass  # no __dict__ (slots): the same in both worlds
 
     # --- describing objects by name -----------------------------------------
 
@@ -597,6 +786,9 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.django = World("django", modules["django"])
         self.fast = World("fast", modules["fast"])
         self.worlds = (self.django, self.fast)
+        # Receiver label -> whether Django's lock was held when its
+        # finaliser ran (World.arm).
+        self.decisions = {}
         self.counter = 0
         self.trace = []
         self.handler = CapturingHandler()
@@ -607,6 +799,8 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.logger.setLevel(logging.DEBUG)
 
     def teardown(self):
+        for world in self.worlds:
+            world.closed = True
         self.logger.removeHandler(self.handler)
         self.logger.propagate, level = self.saved_logger
         self.logger.setLevel(level)
@@ -690,6 +884,28 @@ class DifferentialMachine(RuleBasedStateMachine):
     def new_sender(self, kind):
         return self._new_sender(kind)
 
+    @rule(target=receivers, action=st.sampled_from(CALLBACKS))
+    @traced
+    def new_meddling_receiver(self, action):
+        """A receiver that calls back into the signal it is called for."""
+        label = self._label("m")
+        for world in self.worlds:
+            world.receivers[label] = world.build_meddling_receiver(label, action)
+            world.receiver_kinds[label] = "function"
+        return label
+
+    @rule(
+        label=receivers,
+        action=st.sampled_from(CALLBACKS),
+        signal=st.integers(0, 1),
+    )
+    @traced
+    def arm_receiver(self, label, action, signal):
+        """Give a receiver a finaliser that calls back into a signal when the
+        receiver dies (one it had before runs now)."""
+        for world in self.worlds:
+            world.arm(label, action, signal, self.decisions)
+
     @rule(label=consumes(receivers))
     @traced
     def drop_receiver(self, label):
@@ -711,7 +927,7 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     def _draw_uid(self, data):
         """A dispatch_uid for this step (or None), written to the trace."""
-        uids = SAFE_UIDS
+        uids = SAFE_UIDS + CALLBACK_UIDS
         if self.STRICT:
             uids += K1_UIDS + K2_UIDS + K3_UIDS
         uid = data.draw(st.sampled_from(uids), label="dispatch_uid")
@@ -737,7 +953,7 @@ class DifferentialMachine(RuleBasedStateMachine):
                 world.receiver(receiver),
                 sender=world.sender(sender),
                 weak=weak,
-                dispatch_uid=build_uid(uid),
+                dispatch_uid=build_uid(uid, world),
             )
 
         self.run_both(action)
@@ -775,7 +991,7 @@ class DifferentialMachine(RuleBasedStateMachine):
                 world.receiver_callable(obj, kind),
                 sender=world.sender(sender),
                 weak=weak,
-                dispatch_uid=build_uid(uid),
+                dispatch_uid=build_uid(uid, world),
             )
 
         # A temporary in a reference cycle (a classmethod's class) dies only
@@ -796,7 +1012,7 @@ class DifferentialMachine(RuleBasedStateMachine):
             return world.signals[signal].disconnect(
                 world.receiver(receiver),
                 sender=world.sender(sender),
-                dispatch_uid=build_uid(uid),
+                dispatch_uid=build_uid(uid, world),
             )
 
         self.run_both(action)
@@ -873,6 +1089,15 @@ class DifferentialMachine(RuleBasedStateMachine):
         )
 
     # --- after every step ---------------------------------------------------
+
+    @invariant()
+    def callbacks_found_nothing_wrong(self):
+        if self.worlds is None:
+            return
+        for world in self.worlds:
+            assert not world.callback_errors, (
+                f"{world.name}: {world.callback_errors}\n" + self.trace_text()
+            )
 
     @invariant()
     def same_receivers(self):
