@@ -696,9 +696,9 @@ impl Signal {
         if store.version() != version {
             return Ok(None);
         }
-        Ok(Some(
-            found.and_then(|slot| store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))),
-        ))
+        Ok(Some(found.and_then(|slot| {
+            store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))
+        })))
     }
 
     /// `clear_dead_locked`, taking the lock.
