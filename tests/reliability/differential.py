@@ -251,6 +251,7 @@ class World:
         self.kept_labels = {}  # id -> label of the permanent senders
         self.log = []
         self.helpers = {}  # signal index -> its helper receiver (callbacks)
+        self.meddlers = {}  # label -> what that meddling receiver does
         self.last_response = None  # the last response a receiver made
         # What a callback found wrong (fastdispatch only), checked after
         # every step.
@@ -892,6 +893,7 @@ class DifferentialMachine(RuleBasedStateMachine):
         for world in self.worlds:
             world.receivers[label] = world.build_meddling_receiver(label, action)
             world.receiver_kinds[label] = "function"
+            world.meddlers[label] = action
         return label
 
     @rule(
@@ -1055,13 +1057,30 @@ class DifferentialMachine(RuleBasedStateMachine):
             return world.describe_responses(responses)
 
         robust = mode.endswith("robust")
-        self.run_both(action, accept=accept_qualname_crash if robust else None)
+        django, fast = self.run_both(
+            action, accept=accept_qualname_crash if robust else None
+        )
+        if django["result"] != fast["result"]:
+            # (b) accepted: Django stopped at the failure it could not log,
+            # fastdispatch called the receivers after it. What meddling
+            # receivers among those did, Django's signal is given too.
+            self._replay_meddlers(signal, django["calls"], fast["calls"])
         if compensate_k4:
             # K4: Django returned early, its dead receivers still listed;
             # fastdispatch removed them. Remove them from Django's too.
             django_signal = self.django.signals[signal]
             with django_signal.lock:
                 django_signal._clear_dead_receivers()
+
+    def _replay_meddlers(self, signal, django_calls, fast_calls):
+        missed = list(fast_calls)
+        for label in django_calls:
+            if label in missed:
+                missed.remove(label)
+        for label in missed:
+            action = self.django.meddlers.get(label)
+            if action is not None:
+                self.django.call_back(action, self.django.signals[signal])
 
     def _k4_applies(self, signal, sender):
         django_signal = self.django.signals[signal]
