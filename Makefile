@@ -7,13 +7,15 @@
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
 #   make matrix  every (Python, Django) pair in a nox virtualenv (PAIRS=3.12:6.1)
 #   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
+#   make sanitize  debug build under the debug allocator and -X dev, then valgrind
 #   make build   release wheel and sdist into dist/
 #   make clean   build outputs (distclean: also .venv, .nox and .cache)
 #   make help    this list
 #
 # Needs only python3 (3.10+) with venv and pip, a Rust toolchain (cargo with
 # rustfmt and clippy) and a C compiler; everything else goes into .venv. The
-# matrix also needs Python 3.10 to 3.13, taken from pyenv.
+# matrix also needs Python 3.10 to 3.13, taken from pyenv; `make sanitize`
+# also needs valgrind.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -49,7 +51,8 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
-	django-suites demo lint fmt bench build matrix matrix-ci clean distclean help
+	django-suites demo lint fmt bench build matrix matrix-ci clean distclean help \
+	sanitize sanitize-install sanitize-dev sanitize-valgrind
 
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
 ## build, ruff, then (with the wheel installed) Django's own dispatch and
@@ -114,6 +117,56 @@ SECONDS ?= 60
 fuzz: install
 	$(PY) scripts/fuzz.py --seconds $(SECONDS)
 
+## sanitize: the reliability and behaviour suites against a debug build (Rust
+## debug assertions and overflow checks on) in its own virtualenv, under
+## CPython's debug allocator and development mode (sanitize-dev); then the
+## reliability suite under valgrind's memcheck (sanitize-valgrind), whose
+## differential run is cut to VALGRIND_EXAMPLES programs
+sanitize: sanitize-dev sanitize-valgrind
+
+SAN_VENV := .venv-sanitize
+SAN_PY := $(abspath $(SAN_VENV))/bin/python
+SAN_STAMP_DEPS := $(SAN_VENV)/.stamp-deps
+SAN_STAMP_INSTALL := $(SAN_VENV)/.stamp-install
+SAN_WHEELS := target/sanitize-wheels
+SAN_TARGET := target/sanitize
+SAN_SUITES := tests/reliability $(wildcard tests/test_signal_*.py)
+VALGRIND_EXAMPLES ?= 25
+VALGRIND_SUPP := scripts/valgrind-python.supp
+
+$(SAN_STAMP_DEPS): requirements-dev.txt
+	test -x $(SAN_PY) || $(PYTHON) -m venv $(SAN_VENV)
+	$(SAN_PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## sanitize-install: the debug wheel (cargo's dev profile) into .venv-sanitize
+sanitize-install: $(STAMP_DEPS) $(SAN_STAMP_DEPS)
+	@$(MAKE) --no-print-directory $(SAN_STAMP_INSTALL)
+
+$(SAN_STAMP_INSTALL): $(STAMP_DEPS) $(SAN_STAMP_DEPS) $(PACKAGE_SOURCES)
+	rm -rf $(SAN_WHEELS)
+	PYO3_PYTHON=$(SAN_PY) $(VENV)/bin/maturin build --profile dev --interpreter $(SAN_PY) \
+		--target-dir $(SAN_TARGET) --out $(SAN_WHEELS)
+	$(SAN_PY) -m pip install --quiet --force-reinstall --no-deps $(SAN_WHEELS)/*.whl
+	touch $@
+
+## sanitize-dev: the suites on the debug build, PYTHONMALLOC=debug, -X dev
+sanitize-dev: sanitize-install
+	PYTHONMALLOC=debug $(SAN_PY) -X dev -m pytest -p no:cacheprovider -q $(SAN_SUITES)
+
+## sanitize-valgrind: the reliability suite on the debug build under memcheck:
+## any invalid read, write or free fails it. Without checks of uninitialised
+## values: CPython 3.11's int.from_bytes makes the address of a small int from
+## an uninitialised digit (multiplied by 0), which memcheck cannot tell is
+## defined, and then reports every use of that object. Leaks are the business
+## of tests/reliability/test_rel_leaks.py.
+sanitize-valgrind: sanitize-install
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; exit 1; }
+	PYTHONMALLOC=malloc FASTDISPATCH_DIFFERENTIAL_EXAMPLES=$(VALGRIND_EXAMPLES) \
+		valgrind --tool=memcheck --error-exitcode=99 --leak-check=no \
+		--undef-value-errors=no --suppressions=$(VALGRIND_SUPP) --quiet \
+		$(SAN_PY) -m pytest -p no:cacheprovider -q tests/reliability
+
 ## lint: the static checks of `make test`
 lint: fmt-check clippy ruff
 
@@ -175,11 +228,12 @@ build: $(STAMP_DEPS)
 		--target-dir $(MATURIN_TARGET) --out dist
 
 clean:
-	rm -rf target dist $(WHEELS) $(STAMP_INSTALL) python/fastdispatch/*.so .nox-results
+	rm -rf target dist $(WHEELS) $(STAMP_INSTALL) $(SAN_STAMP_INSTALL) python/fastdispatch/*.so \
+		.nox-results
 	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) .nox .cache
+	rm -rf $(VENV) $(SAN_VENV) .nox .cache
 
 help:
 	@grep -E '^#   make ' $(firstword $(MAKEFILE_LIST)) | sed 's/^#   //'

@@ -200,13 +200,7 @@ impl SignalsReport {
         };
         let json = match indent {
             None => serde_json::to_vec(&report),
-            Some(width) => {
-                let spaces = vec![b' '; width];
-                let mut out = Vec::new();
-                let formatter = serde_json::ser::PrettyFormatter::with_indent(&spaces);
-                let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-                report.serialize(&mut serializer).map(|()| out)
-            }
+            Some(width) => pretty_json(&report, width)?,
         };
         let json = json.map_err(|err| PyValueError::new_err(err.to_string()))?;
         String::from_utf8(json).map_err(|err| PyValueError::new_err(err.to_string()))
@@ -742,4 +736,63 @@ pub fn render_text(signals: &[SignalInfo]) -> String {
         plural(receiver_count, "receiver")
     );
     out
+}
+
+/// `report` as indented JSON, `width` spaces per level. The output's size is
+/// worked out first, so that an indent too large for memory is a
+/// `MemoryError` rather than a failed allocation, which would abort the process.
+fn pretty_json<T: Serialize>(report: &T, width: usize) -> PyResult<serde_json::Result<Vec<u8>>> {
+    // Written with no indent, then with one space: the difference is the
+    // sum of the lines' depths, each multiplied by `width` in the output.
+    let flat = match counted_json(report, b"") {
+        Ok(size) => size,
+        Err(err) => return Ok(Err(err)),
+    };
+    let one = match counted_json(report, b" ") {
+        Ok(size) => size,
+        Err(err) => return Ok(Err(err)),
+    };
+    let depths = one.saturating_sub(flat);
+    let spaces_needed = if depths == 0 { 0 } else { width };
+    let size = depths
+        .checked_mul(width)
+        .and_then(|indent| indent.checked_add(flat))
+        .filter(|size| isize::try_from(*size).is_ok())
+        .ok_or_else(json_too_large)?;
+    let mut spaces = Vec::new();
+    spaces.try_reserve_exact(spaces_needed).map_err(|_| json_too_large())?;
+    spaces.resize(spaces_needed, b' ');
+    let mut out = Vec::new();
+    out.try_reserve_exact(size).map_err(|_| json_too_large())?;
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(&spaces);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    Ok(report.serialize(&mut serializer).map(|()| out))
+}
+
+/// How many bytes `report` takes as JSON indented by `indent`.
+fn counted_json<T: Serialize>(report: &T, indent: &[u8]) -> serde_json::Result<usize> {
+    let mut counter = ByteCounter(0);
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(indent);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut counter, formatter);
+    report.serialize(&mut serializer)?;
+    Ok(counter.0)
+}
+
+/// A writer that only counts.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cold]
+fn json_too_large() -> PyErr {
+    pyo3::exceptions::PyMemoryError::new_err("the indented JSON would not fit in memory")
 }

@@ -169,6 +169,10 @@ unsafe fn class_may_have_func(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::ty
         if tags.is_some() && CLASSES_WITHOUT_FUNC.with(|known| known.get().contains(&tags)) {
             return false;
         }
+        // The metaclass is held while the class's MRO is searched: a key's
+        // `__eq__` there may give the class another one (`cls.__class__ =
+        // ...`), and collect this one.
+        let _meta = Strong::new(meta.cast());
         let defined = mro_defines(cls.cast(), name.as_ptr()) || mro_defines(meta, name.as_ptr());
         if !defined && tags.is_some() {
             CLASSES_WITHOUT_FUNC.with(|known| {

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 
 use crate::receivers::{ReceiverStore, Released};
@@ -38,6 +39,11 @@ pub struct Shared {
     /// before reading the store that it needs the sender's key. A hint: the
     /// store itself decides.
     pub sender_specific: AtomicBool,
+    /// How many of the holds of the thread that owns the lock were taken by
+    /// `signal.lock.acquire()`: all that `release()` may give back. The rest
+    /// belong to guards of native code. Changed only by the owner, with the
+    /// lock held, so the lock itself orders every access.
+    python_holds: AtomicUsize,
 }
 
 impl Shared {
@@ -47,6 +53,7 @@ impl Shared {
             dead: AtomicBool::new(false),
             len: AtomicUsize::new(0),
             sender_specific: AtomicBool::new(false),
+            python_holds: AtomicUsize::new(0),
         })
     }
 
@@ -94,10 +101,32 @@ impl Shared {
 
     /// For the garbage collector: the store if it can be read right now
     /// without waiting. Skipping a traversal is safe (objects stay alive).
-    pub fn try_read<R>(&self, f: impl FnOnce(&ReceiverStore) -> R) -> Option<R> {
+    fn try_read<R>(&self, f: impl FnOnce(&ReceiverStore) -> R) -> Option<R> {
         let guard = self.store.try_lock()?;
         let store = guard.try_borrow().ok()?;
         Some(f(&store))
+    }
+
+    /// Visit every object the store holds, for the garbage collector.
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.try_read(|store| {
+            let mut result = Ok(());
+            store.for_each_object(|obj| {
+                if result.is_ok() {
+                    result = visit.call(obj);
+                }
+            });
+            result
+        })
+        .unwrap_or(Ok(()))
+    }
+
+    /// Drop every entry, for the garbage collector's `tp_clear` (of the
+    /// signal or of its lock object): what the store held is released after
+    /// the lock.
+    pub fn clear(&self, py: Python<'_>) {
+        let locked = self.lock(py);
+        let _ = locked.write(|store, released| store.clear(released));
     }
 }
 
@@ -129,6 +158,12 @@ impl Locked<'_> {
     }
 }
 
+#[cold]
+fn unacquired() -> PyErr {
+    PyRuntimeError::new_err("cannot release un-acquired lock")
+}
+
+#[cold]
 fn reentered() -> PyErr {
     PyRuntimeError::new_err("signal receivers were changed from inside a change to them")
 }
@@ -163,16 +198,27 @@ impl SignalLock {
                 .map_err(|_| PyValueError::new_err("timeout value is too large"))?;
             py.detach(|| store.try_lock_for(wait).map(std::mem::forget).is_some())
         };
+        if acquired {
+            // This thread owns the lock now: the count is its own.
+            self.shared.python_holds.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(acquired)
     }
 
+    /// Give back one hold taken by `acquire()` on this thread. The holds of
+    /// the signal's own methods (when `release()` is called from code they
+    /// run: a finaliser, a `dispatch_uid`'s `__eq__`) are never given back:
+    /// `RuntimeError`, as `threading.RLock` raises for a lock it did not take.
     fn release(&self) -> PyResult<()> {
-        if !self.shared.store.is_owned_by_current_thread() {
-            return Err(PyRuntimeError::new_err("release unlocked lock"));
+        let shared = &self.shared;
+        if !shared.store.is_owned_by_current_thread() || shared.python_holds.load(Ordering::Relaxed) == 0 {
+            return Err(unacquired());
         }
-        // SAFETY: this thread holds the lock (checked above), taken by a
-        // guard that `acquire` forgot.
-        unsafe { self.shared.store.force_unlock() };
+        shared.python_holds.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: this thread holds the lock (checked above) at least once
+        // more than its native guards do: a hold taken by a guard that
+        // `acquire` forgot, and gives back here.
+        unsafe { shared.store.force_unlock() };
         Ok(())
     }
 
@@ -187,6 +233,19 @@ impl SignalLock {
     #[pyo3(signature = (*_exc_info))]
     fn __exit__(&self, _exc_info: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
         self.release()
+    }
+
+    /// The store's objects: the lock object holds the store (shared with
+    /// its signal, which does not visit it), so a receiver that holds
+    /// `signal.lock` makes a cycle the collector must see.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.shared.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        // SAFETY: tp_clear runs attached to the interpreter.
+        let py = unsafe { Python::assume_attached() };
+        self.shared.clear(py);
     }
 
     fn __repr__(&self) -> String {

@@ -47,18 +47,41 @@ pub fn functools_partial(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     cached(py, &PARTIAL, "functools", "partial")
 }
 
-/// `django.conf.settings`, or `None` when Django cannot be imported.
+/// `django.conf.settings`, or `None` when it cannot be imported. Kept once
+/// imported; a failed import is tried again at the next call (it may have
+/// failed during start-up, say through a circular import), unless Django
+/// itself is not installed.
 pub fn django_settings(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
     static SETTINGS: PyOnceLock<Option<Py<PyAny>>> = PyOnceLock::new();
-    SETTINGS
-        .get_or_init(py, || {
-            py.import("django.conf")
-                .and_then(|m| m.getattr("settings"))
-                .ok()
-                .map(Bound::unbind)
-        })
-        .as_ref()
-        .map(|s| s.bind(py).clone())
+    if let Some(settings) = SETTINGS.get(py) {
+        return settings.as_ref().map(|s| s.bind(py).clone());
+    }
+    django_settings_import(py, &SETTINGS)
+}
+
+#[cold]
+#[inline(never)]
+fn django_settings_import<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Option<Py<PyAny>>>,
+) -> Option<Bound<'py, PyAny>> {
+    match py.import("django.conf").and_then(|m| m.getattr("settings")) {
+        Ok(settings) => {
+            let _ = cell.set(py, Some(settings.clone().unbind()));
+            Some(settings)
+        }
+        Err(err) => {
+            let django_missing = err.is_instance_of::<pyo3::exceptions::PyModuleNotFoundError>(py)
+                && err
+                    .value(py)
+                    .getattr("name")
+                    .is_ok_and(|name| name.extract::<&str>().is_ok_and(|name| name == "django"));
+            if django_missing {
+                let _ = cell.set(py, None);
+            }
+            None
+        }
+    }
 }
 
 /// `django.utils.functional.empty`: what `LazySettings` wraps before settings

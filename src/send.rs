@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 use crate::compat;
 use crate::python;
-use crate::signal::{live_receivers_of_into, Live, Signal};
+use crate::signal::{check_cacheable, live_receivers_of_into, Live, Signal};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -333,39 +333,42 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'_, 'py>, mode: Mo
     }
     // SAFETY: the sender is borrowed from the caller's arguments.
     let sender = unsafe { Bound::from_borrowed_ptr(py, call.sender()) };
-    if !this.use_caching_enabled() && !sender.is_none() {
-        // Django looks the sender up in its (unused) sender cache, a dict:
-        // an unhashable sender is a TypeError. With caching, `live_receivers`
-        // checks more.
-        sender.hash()?;
+    if !this.use_caching_enabled() {
+        if !sender.is_none() {
+            // Django looks the sender up in its (unused) sender cache, a
+            // dict: an unhashable sender is a TypeError.
+            sender.hash()?;
+        }
+    } else {
+        // Django's `send` looks the sender up in its cache, a
+        // WeakKeyDictionary, before anything else: a sender it cannot hold
+        // is a TypeError, with dead receivers left in place.
+        check_cacheable(&sender)?;
     }
     let mut live = Live::default();
     live_receivers_of_into(signal, &sender, &mut live)?;
 
-    let presized = live.asynchronous.is_empty();
-    // SAFETY: a new list of the final length when every receiver is sync;
-    // its slots are filled in order below, and a list dropped with slots
-    // still empty (a receiver raised) is freed correctly.
-    let responses = unsafe {
-        let length = if presized { live.sync.len() } else { 0 };
-        Bound::from_owned_ptr_or_err(py, ffi::PyList_New(length as ffi::Py_ssize_t))?.cast_into_unchecked::<PyList>()
-    };
     let stack = call.stack;
     let kwnames = call.kwnames.as_ptr();
-    // Each receiver's reference moves into its response pair; those not
-    // reached (a receiver raised) are released when the drain is dropped.
-    for (index, receiver) in live.sync.drain(..).enumerate() {
+    // The responses are made in `live.sync` itself: each receiver's slot
+    // takes its `(receiver, response)` pair once it has answered. The
+    // results list is made only at the end, in one stretch that runs no
+    // Python code: a list with empty slots must never be reachable (a
+    // receiver could find it with `gc.get_referrers`). On an error, the
+    // pairs made and the receivers not reached are released with `live`.
+    for slot in live.sync.iter_mut() {
+        let receiver = slot.as_ptr();
         let response = if call.clashes {
-            call_with_clash(signal, &receiver, &sender, call)
+            call_with_clash(signal, slot, &sender, call)
         } else {
             // SAFETY: `stack[1..]` holds one borrowed argument per name in
             // `kwnames`; `stack[0]` is the spare slot the offset flag allows
-            // the callee to use.
+            // the callee to use; `slot` keeps the receiver alive.
             unsafe {
                 Bound::from_owned_ptr_or_err(
                     py,
                     ffi::PyObject_Vectorcall(
-                        receiver.as_ptr(),
+                        receiver,
                         stack.as_ptr().add(1).cast::<*mut ffi::PyObject>(),
                         ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
                         kwnames,
@@ -375,31 +378,20 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'_, 'py>, mode: Mo
         };
         let response = match (response, mode) {
             (Ok(response), _) => response,
-            (Err(err), Mode::Robust) if err.is_instance_of::<PyException>(py) => {
-                let err = err.into_value(py).into_bound(py).into_any();
-                if compat::has_log_robust_failure() {
-                    signal.call_method1(intern!(py, "_log_robust_failure"), (&receiver, &err))?;
-                } else {
-                    crate::signal::log_robust_failure(py, &receiver, &err)?;
-                }
-                err
-            }
+            (Err(err), Mode::Robust) if err.is_instance_of::<PyException>(py) => robust_failure(signal, slot, err)?,
             (Err(err), _) => return Err(err),
         };
-        // SAFETY: a new 2-tuple filled with two owned references; `index` is
-        // within the presized list, whose slot is still empty.
+        // SAFETY: a new 2-tuple, filled at once (nothing runs in between)
+        // with two owned references: the receiver's, moved out of its slot,
+        // and the response.
         unsafe {
             let pair = ffi::PyTuple_New(2);
             if pair.is_null() {
                 return Err(PyErr::fetch(py));
             }
+            let receiver = std::mem::replace(slot, Bound::from_owned_ptr(py, pair));
             ffi::PyTuple_SET_ITEM(pair, 0, receiver.into_ptr());
             ffi::PyTuple_SET_ITEM(pair, 1, response.into_ptr());
-            if presized {
-                ffi::PyList_SET_ITEM(responses.as_ptr(), index as ffi::Py_ssize_t, pair);
-            } else {
-                responses.append(Bound::from_owned_ptr(py, pair))?;
-            }
         }
     }
     if !live.asynchronous.is_empty() {
@@ -412,10 +404,62 @@ fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'_, 'py>, mode: Mo
             mode == Mode::Robust,
         ))?;
         for pair in async_responses.try_iter()? {
-            responses.append(pair?)?;
+            live.sync.push(pair?);
         }
     }
-    Ok(responses)
+    list_of(py, &mut live.sync)
+}
+
+/// A robust send's response for a receiver that raised `err`: the error,
+/// logged as Django logs it.
+#[cold]
+#[inline(never)]
+fn robust_failure<'py>(
+    signal: &Bound<'py, Signal>,
+    receiver: &Bound<'py, PyAny>,
+    err: PyErr,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = signal.py();
+    let err = err.into_value(py).into_bound(py).into_any();
+    // Django 4.2's send_robust logs by itself: the class has no
+    // _log_robust_failure there, and a subclass's method of that name is not
+    // called.
+    if compat::has_log_robust_failure() {
+        signal.call_method1(intern!(py, "_log_robust_failure"), (receiver, &err))?;
+    } else {
+        crate::signal::log_robust_failure(py, receiver, &err)?;
+    }
+    Ok(err)
+}
+
+/// A list of `items`, their references moved in (`items` is left empty). No
+/// Python code runs between making the list and filling it: nobody sees it
+/// with empty slots.
+#[inline(always)]
+fn list_of<'py>(py: Python<'py>, items: &mut SmallVec<[Bound<'py, PyAny>; 8]>) -> PyResult<Bound<'py, PyList>> {
+    let Ok(length) = ffi::Py_ssize_t::try_from(items.len()) else {
+        return Err(too_many_responses());
+    };
+    // SAFETY: a new list of `length` empty slots, each filled below with one
+    // of the references `items` owns before anything else runs (SET_ITEM
+    // neither allocates nor runs code); `items` is emptied without releasing
+    // them, since the list owns them now.
+    unsafe {
+        let list = ffi::PyList_New(length);
+        if list.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        for (index, item) in items.iter().enumerate() {
+            ffi::PyList_SET_ITEM(list, index as ffi::Py_ssize_t, item.as_ptr());
+        }
+        items.set_len(0);
+        Ok(Bound::from_owned_ptr(py, list).cast_into_unchecked::<PyList>())
+    }
+}
+
+#[cold]
+fn too_many_responses() -> PyErr {
+    pyo3::exceptions::PyMemoryError::new_err("too many responses for one list")
 }
 
 /// `receiver(signal=signal, sender=sender, **named)` where `named` has its

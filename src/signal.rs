@@ -267,7 +267,7 @@ impl Signal {
 
         let locked = self.shared.lock(py);
         self.clear_dead_locked(py, &locked)?;
-        loop {
+        for _ in 0..UID_LOOKUP_ATTEMPTS {
             let Some((slot, receiver)) = self.find(py, &locked, &key, sender_key)? else {
                 return Ok(false);
             };
@@ -276,6 +276,7 @@ impl Signal {
                 return Ok(true);
             }
         }
+        Err(uid_kept_changing())
     }
 
     /// Whether any live receiver would be called for `sender`.
@@ -299,8 +300,7 @@ impl Signal {
 
     /// Remove receivers whose receiver or sender died, if any did.
     fn _clear_dead_receivers(&self, py: Python<'_>) -> PyResult<()> {
-        let locked = self.shared.lock(py);
-        self.clear_dead_locked(py, &locked)
+        self.clear_dead(py)
     }
 
     /// Flag dead receivers for removal at the next use of the signal. This is
@@ -377,10 +377,12 @@ impl Signal {
     #[setter]
     fn set_receivers(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
-        slf.get().replace_receivers(py, value)?;
-        // The list assigned stays the signal's list if it is one of its own.
+        let version = slf.get().replace_receivers(py, value)?;
+        // The list assigned stays the signal's list if it is one of its own,
+        // and if nothing changed the receivers since it was taken in (the
+        // finaliser of a receiver it replaced may have connected another).
         if value.is_instance(&python::glue(py, "ReceiverList")?)? && value.getattr(intern!(py, "signal"))?.is(slf) {
-            slf.get().adopt_view(py, value)?;
+            slf.get().adopt_view(py, value, version)?;
         }
         Ok(())
     }
@@ -394,8 +396,8 @@ impl Signal {
             store.view().is_some_and(|v| v.is(view))
         };
         if is_current {
-            self.replace_receivers(py, view)?;
-            self.adopt_view(py, view)?;
+            let version = self.replace_receivers(py, view)?;
+            self.adopt_view(py, view, version)?;
         }
         Ok(())
     }
@@ -427,27 +429,18 @@ impl Signal {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // The store's objects are visited through the lock object, which
+        // shares the store and may outlive the signal (a receiver can hold
+        // `signal.lock`): each reference the store holds is visited once.
         visit.call(&self.lock)?;
-        visit.call(&self.on_dead)?;
-        self.shared
-            .try_read(|store| {
-                let mut result = Ok(());
-                store.for_each_object(|obj| {
-                    if result.is_ok() {
-                        result = visit.call(obj);
-                    }
-                });
-                result
-            })
-            .unwrap_or(Ok(()))
+        visit.call(&self.on_dead)
     }
 
     fn __clear__(&self) {
         // Called by the collector, which holds the interpreter.
         // SAFETY: tp_clear runs attached to the interpreter.
         let py = unsafe { Python::assume_attached() };
-        let locked = self.shared.lock(py);
-        let _ = locked.write(|store, released| store.clear(released));
+        self.shared.clear(py);
     }
 }
 
@@ -463,7 +456,9 @@ impl Signal {
     }
 
     /// Replace every entry with the rows of `value` (Django's layout).
-    fn replace_receivers(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Returns the store's version right after: the entries replaced are
+    /// released after the lock, and their finalisers may change it again.
+    fn replace_receivers(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<u64> {
         // Rows of Django 4.2 and 5.x have no sender reference: a row that is
         // still connected keeps the one its entry has.
         let previous = if compat::rows_have_sender_ref() {
@@ -481,6 +476,7 @@ impl Signal {
             for entry in entries {
                 store.push(entry, released);
             }
+            store.version()
         })
     }
 
@@ -501,6 +497,13 @@ impl Signal {
         live: &mut Live<'py>,
     ) -> PyResult<()> {
         if self.use_caching_enabled() {
+            if self.dead.load(Ordering::Acquire) {
+                // Django's `_live_receivers` clears the dead receivers before
+                // its cache, a WeakKeyDictionary, refuses a sender: they are
+                // gone even when this raises. (`send` checks the sender
+                // first, as Django's does: `send.rs`.)
+                self.clear_dead(py)?;
+            }
             check_cacheable(sender)?;
         }
         let snapshot = match self.resolve_built(py, sender, live)? {
@@ -619,13 +622,11 @@ impl Signal {
         Ok(snapshot)
     }
 
-    /// Make `view` the list `receivers` returns, until the next change.
-    fn adopt_view(&self, py: Python<'_>, view: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Make `view` the list `receivers` returns, until the next change, if
+    /// it still shows the receivers: nothing changed them since `version`.
+    fn adopt_view(&self, py: Python<'_>, view: &Bound<'_, PyAny>, version: u64) -> PyResult<()> {
         let locked = self.shared.lock(py);
-        locked.write(|store, released| {
-            let version = store.version();
-            store.set_view(view.clone().unbind(), version, released)
-        })
+        locked.write(|store, released| store.set_view(view.clone().unbind(), version, released))
     }
 
     /// The entry with this lookup key, if any: its slot and the receiver
@@ -639,35 +640,63 @@ impl Signal {
         key: &ReceiverKey,
         sender: ObjId,
     ) -> PyResult<Option<(usize, *mut ffi::PyObject)>> {
-        let holding = |store: &crate::receivers::ReceiverStore, slot: usize| {
-            store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))
-        };
         match key {
             ReceiverKey::Target(id) => {
                 let store = locked.read()?;
-                Ok(store.find_target(*id, sender).and_then(|slot| holding(&store, slot)))
+                Ok(store
+                    .find_target(*id, sender)
+                    .and_then(|slot| store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))))
             }
-            ReceiverKey::Uid { hash, uid } => loop {
-                // `==` may run Python code that changes the store (slots move
-                // when it is compacted): an answer counts only if the store
-                // is as it was when the candidates were taken.
-                let (candidates, version) = {
-                    let store = locked.read()?;
-                    (store.uid_candidates(py, *hash, sender), store.version())
-                };
-                let mut found = None;
-                for (slot, candidate) in candidates {
-                    if candidate.is(uid) || candidate.bind(py).eq(uid.bind(py))? {
-                        found = Some(slot);
-                        break;
+            ReceiverKey::Uid { hash, uid } => {
+                for _ in 0..UID_LOOKUP_ATTEMPTS {
+                    if let Some(found) = self.find_uid(py, locked, *hash, uid, sender)? {
+                        return Ok(found);
                     }
                 }
-                let store = locked.read()?;
-                if store.version() == version {
-                    return Ok(found.and_then(|slot| holding(&store, slot)));
-                }
-            },
+                Err(uid_kept_changing())
+            }
         }
+    }
+
+    /// One attempt of `find` for a uid: `None` when comparing the uids
+    /// changed the store, so that the answer does not count.
+    fn find_uid(
+        &self,
+        py: Python<'_>,
+        locked: &Locked<'_>,
+        hash: isize,
+        uid: &Py<PyAny>,
+        sender: ObjId,
+    ) -> PyResult<Option<Option<(usize, *mut ffi::PyObject)>>> {
+        // `==` may run Python code that changes the store (slots move when it
+        // is compacted): an answer counts only if the store is as it was when
+        // the candidates were taken.
+        let (candidates, version) = {
+            let store = locked.read()?;
+            (store.uid_candidates(py, hash, sender), store.version())
+        };
+        let mut found = None;
+        for (slot, candidate) in candidates {
+            if candidate.is(uid) || candidate.bind(py).eq(uid.bind(py))? {
+                found = Some(slot);
+                break;
+            }
+        }
+        let store = locked.read()?;
+        if store.version() != version {
+            return Ok(None);
+        }
+        Ok(Some(found.and_then(|slot| {
+            store.entry_at(slot).map(|e| (slot, e.receiver.as_ptr()))
+        })))
+    }
+
+    /// `clear_dead_locked`, taking the lock.
+    #[cold]
+    #[inline(never)]
+    fn clear_dead(&self, py: Python<'_>) -> PyResult<()> {
+        let locked = self.shared.lock(py);
+        self.clear_dead_locked(py, &locked)
     }
 
     /// Django's `_clear_dead_receivers`, with the lock held: if flagged, drop
@@ -729,6 +758,19 @@ pub(crate) fn log_robust_failure(py: Python<'_>, receiver: &Bound<'_, PyAny>, er
         Some(&kwargs),
     )?;
     Ok(())
+}
+
+/// How many times a uid is looked up again after comparing it with `==`
+/// changed the receivers. Django's lookup would deadlock there (its lock is
+/// not re-entrant); this one gives up with `uid_kept_changing`.
+const UID_LOOKUP_ATTEMPTS: usize = 8;
+
+#[cold]
+fn uid_kept_changing() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(format!(
+        "comparing the dispatch_uid with ==, its __eq__ changed the signal's receivers at each of \
+         {UID_LOOKUP_ATTEMPTS} attempts to look it up; a dispatch_uid's __eq__ must not connect or disconnect receivers"
+    ))
 }
 
 /// A Python truth value, for arguments Django tests with `if x:`.
@@ -918,7 +960,7 @@ fn entry_from_row(row: &Bound<'_, PyAny>, previous: &[Entry]) -> PyResult<Entry>
 
 /// With `use_caching`, Django looks senders up in a `WeakKeyDictionary`, so a
 /// sender that cannot be weakly referenced or hashed raises `TypeError`.
-fn check_cacheable(sender: &Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn check_cacheable(sender: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = sender.py();
     // SAFETY: reading the type's weaklist offset of a live object.
     let weakrefable = unsafe { (*ffi::Py_TYPE(sender.as_ptr())).tp_weaklistoffset != 0 };
@@ -1135,6 +1177,12 @@ impl SenderReceiversCache {
 
 #[pymethods]
 impl SenderReceiversCache {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // A receiver may hold the cache object: the signal it shows is then
+        // in a cycle with it. Clearing the signal breaks that cycle.
+        visit.call(&self.signal)
+    }
+
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.items(py)?.len())
     }

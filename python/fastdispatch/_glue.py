@@ -142,7 +142,10 @@ def _asend_receivers(signal, sender):
         return None
     # Django looks the sender up in its sender cache (a dict, or a
     # WeakKeyDictionary with use_caching) before anything else: an unhashable
-    # sender is a TypeError, as in send().
+    # sender is a TypeError, as in send(), and so is one that cannot be
+    # weakly referenced with use_caching (before dead receivers are cleared).
+    if signal.use_caching:
+        weakref.ref(sender)
     hash(sender)
     return signal._live_receivers(sender)
 

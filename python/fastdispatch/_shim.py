@@ -150,11 +150,22 @@ _ACTIONS = {
 }
 
 
+def _is_panic(err):
+    """Whether ``err`` is PyO3's ``PanicException`` (a Rust panic)."""
+    kind = type(err)
+    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
+
+
 def _run_action(name, module):
     action = _ACTIONS[name]
     try:
         originals = action(module)
-    except Exception as err:
+    except BaseException as err:
+        # A panic in the native module's start-up reaches here as PyO3's
+        # PanicException, a BaseException; other BaseExceptions
+        # (KeyboardInterrupt, SystemExit) are not failures of the action.
+        if not isinstance(err, Exception) and not _is_panic(err):
+            raise
         # Leave the module as its own code made it rather than break every
         # import of Django; the failure is reported here and by
         # ``python -m fastdispatch``.

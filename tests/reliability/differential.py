@@ -16,6 +16,13 @@ keys in order (ids translated back to names), weak or strong, sender reference
 or none, sync or async (rows unpacked in the installed series' layout, see
 ``django_layout``).
 
+Programs also run Python code from inside the dispatcher, code that calls
+back into the signal (``CALLBACKS``): receivers that connect, disconnect,
+edit ``receivers``, take the lock, collect garbage or walk
+``gc.get_referrers`` while a send runs; finalisers of receivers that do the
+same when the receiver dies; and ``dispatch_uid`` values whose ``__eq__`` and
+``__hash__`` do what Django's non-reentrant lock allows there.
+
 Used by ``test_rel_differential.py`` (a bounded run for ``make test``) and by
 ``scripts/fuzz.py`` (a run as long as asked).
 """
@@ -77,25 +84,23 @@ from reliability_support import implementations
 #   K4  use_caching: send()/asend() for a sender cached as having no receivers
 #       returns early in Django, leaving dead receivers in ``receivers``;
 #       fastdispatch removes them.
+# Fixed (no exclusion or compensation any more; regression tests stay):
 #   K5  use_caching: has_listeners() for a sender the cache cannot hold (None,
 #       an int, an unhashable object) removes dead receivers in Django before
-#       raising TypeError; fastdispatch raises first.
+#       raising TypeError; fastdispatch raised first.
 #   K11 before Django 6.0: a receiver connected for a bound method sender
-#       (keyed by the ids of its object and function) answers any bound
-#       method of the same object and function; fastdispatch drops it as soon
-#       as the bound method given to connect() dies, at once. Left out of
-#       generation (no connect for a bound method sender there).
+#       (keyed by the ids of its object and function) answered any bound
+#       method of the same object and function; fastdispatch dropped it as
+#       soon as the bound method given to connect() died. Connects for a
+#       bound method sender are still left out of generation there.
 #   K12 Django 5.x and 6.0 (asyncio.gather): asend() starts the async
 #       receivers before it hands the sync ones to their thread; fastdispatch
-#       hands the sync ones over first, so the two run in another order.
-#       Calls and log records of asend()/asend_robust() are compared in any
+#       handed the sync ones over first. How the two interleave afterwards
+#       (the sync ones run in a thread) is a race in Django itself, so calls
+#       and log records of asend()/asend_robust() are still compared in any
 #       order there, and asend() is not run with a receiver that fails
-#       connected (which failure propagates, and whether the sync receivers
-#       still run, then depends on that order; whether they do is a race in
-#       Django itself).
-# Fixed (no exclusion or compensation any more; regression tests stay):
-#   K11 and K12, each in test_rel_divergences.py (K12's compensation
-#   stays, see KNOWN_OPEN).
+#       connected (whether the sync receivers still run after the failure
+#       propagates depends on that race).
 #   K6  send()/send_robust() released what they removed (dead receivers) late,
 #       through PyO3's deferred reference pool: a receiver whose last strong
 #       reference was a removed row was still called. Fixed in 2c670f6.
@@ -103,10 +108,8 @@ from reliability_support import implementations
 # (argument-count messages, test_rel_bad_input.py), K8-K10
 # (test_rel_divergences.py), F1 (test_rel_reentrancy.py).
 KNOWN_OPEN = frozenset(
-    {"K1", "K2", "K3", "K4", "K5"}
-    # K12 is fixed, but how async and sync receivers of asend() interleave
-    # (the sync ones run in a thread) is a race in Django itself: its
-    # compensation stays.
+    {"K1", "K2", "K3", "K4"}
+    # K12 is fixed, but its compensation stays (see above).
     | ({"K12"} if HAS_ASYNC and not TASK_GROUP else set())
 )
 
@@ -156,6 +159,8 @@ SAFE_UIDS = (
     "list",
     "dataclass",
 )
+# A uid whose __eq__ and __hash__ call back into the signal (CallbackUid).
+CALLBACK_UIDS = ("callback-a", "callback-b")
 K1_UIDS = (1.0, (1.0, 2))
 K2_UIDS = (True, (True, 2))
 K3_UIDS = ("set",)
@@ -177,14 +182,74 @@ FAILING_KINDS = frozenset({"no_kwargs", "noncallable"})
 WEAK_VALUES = (True, False, 1, 0, "yes", "", None)
 
 
+# What code run from inside the dispatcher does to a signal (World.call_back):
+#   connect/disconnect  the signal's helper receiver (a strong one, per signal)
+#   reverse/delete_last an in-place edit of ``receivers`` (plain signals only:
+#                       Django's cache does not see such edits)
+#   noop_edit           a row appended to ``receivers`` and deleted again
+#   lock                ``with signal.lock:`` (from finalisers and uids, a
+#                       non-blocking acquire, since Django's lock may be held)
+#   collect             ``gc.collect()``
+#   referrers           ``gc.get_referrers`` from the last response made, and
+#                       every list found read in full
+#   release_unowned     fastdispatch only: ``signal.lock.release()`` without
+#                       an acquire must raise RuntimeError (Django's plain
+#                       Lock would release the lock its caller holds)
+CALLBACKS = (
+    "connect",
+    "disconnect",
+    "reverse",
+    "delete_last",
+    "noop_edit",
+    "lock",
+    "collect",
+    "referrers",
+    "release_unowned",
+)
+# What may run while Django's lock is held (finalisers that run inside a
+# signal method, a uid's __eq__): nothing that changes the receivers, or
+# takes the lock, there.
+LOCK_HELD_CALLBACKS = ("noop_edit", "lock", "collect", "referrers", "release_unowned")
+
+
 @dataclasses.dataclass(frozen=True)
 class FrozenUid:
     name: str
     number: int
 
 
-def build_uid(spec):
+class CallbackUid:
+    """A uid that calls back into the world's signals when compared or
+    hashed: only what Django allows with its lock held (Django compares uids
+    with the lock held, and never hashes them)."""
+
+    def __init__(self, name, world):
+        self.name = name
+        self.world = world
+
+    def __hash__(self):
+        # No collection here: Django never hashes a uid, so one here would
+        # collect garbage in fastdispatch's world only.
+        for signal in self.world.signals:
+            self.world.call_back("lock", signal, lock_held=True)
+            self.world.call_back("referrers", signal, lock_held=True)
+        return hash(self.name)
+
+    def __eq__(self, other):
+        for signal in self.world.signals:
+            for action in LOCK_HELD_CALLBACKS:
+                if action != "noop_edit":
+                    self.world.call_back(action, signal, lock_held=True)
+        return isinstance(other, CallbackUid) and other.name == self.name
+
+    def __repr__(self):
+        return f"CallbackUid({self.name!r})"
+
+
+def build_uid(spec, world=None):
     """The uid for ``spec``, a new object in each world for mutable ones."""
+    if spec in CALLBACK_UIDS:
+        return CallbackUid(spec, world)
     if spec == "frozenset":
         return frozenset({"uid-s"})
     if spec == "set":
@@ -222,6 +287,13 @@ class World:
         self.kept_labels = {}  # id -> label of the permanent senders
         self.failing = set()  # labels of receivers that fail when called
         self.log = []
+        self.helpers = {}  # signal index -> its helper receiver (callbacks)
+        self.meddlers = {}  # label -> what that meddling receiver does
+        self.last_response = None  # the last response a receiver made
+        # What a callback found wrong (fastdispatch only), checked after
+        # every step.
+        self.callback_errors = []
+        self.closed = False  # set at teardown: finalisers do nothing then
 
         class Holder:
             def __init__(self, label, body):
@@ -306,12 +378,15 @@ class World:
     def _body(self, label, raises):
         log = self.log
         describe_call = self.describe_call
+        world = self
 
         def body(kwargs):
             log.append(label)
             if raises:
                 raise ValueError(f"{label} failed")
-            return describe_call(label, kwargs)
+            response = describe_call(label, kwargs)
+            world.last_response = response
+            return response
 
         return body
 
@@ -425,6 +500,117 @@ class World:
         if self.sender_kinds[label] == "bound_method":
             return self.senders[label].method
         return self.senders[label]
+
+    # --- code that calls back into the signal --------------------------------
+
+    def helper(self, index):
+        """The helper receiver callbacks connect to signal ``index``."""
+        if index not in self.helpers:
+            self.helpers[index] = self.build_receiver(
+                f"helper{index}", "function", False
+            )
+        return self.helpers[index]
+
+    def call_back(self, action, signal, lock_held=False):
+        """Do ``action`` (see CALLBACKS) to ``signal``, from code the
+        dispatcher runs. ``lock_held``: Django's lock may be held (by this
+        thread): only LOCK_HELD_CALLBACKS, and the lock not waited for."""
+        if lock_held and action not in LOCK_HELD_CALLBACKS:
+            return
+        index = self.signals.index(signal)
+        if action == "connect":
+            signal.connect(self.helper(index), weak=False)
+        elif action == "disconnect":
+            signal.disconnect(self.helper(index))
+        elif action == "reverse":
+            if not signal.use_caching:
+                signal.receivers.reverse()
+        elif action == "delete_last":
+            if not signal.use_caching and signal.receivers:
+                del signal.receivers[-1]
+        elif action == "noop_edit":
+            rows = signal.receivers
+            if rows:
+                rows.append(rows[-1])
+                del rows[-1]
+        elif action == "lock":
+            if lock_held:
+                if signal.lock.acquire(blocking=False):
+                    signal.lock.release()
+            else:
+                with signal.lock:
+                    pass
+        elif action == "collect":
+            gc.collect()
+        elif action == "referrers":
+            self._hunt(self.last_response)
+        elif action == "release_unowned":
+            if self.name == "fast":
+                try:
+                    signal.lock.release()
+                except RuntimeError:
+                    pass
+                else:
+                    self.callback_errors.append(
+                        "signal.lock.release() released a hold it had not taken"
+                    )
+        else:
+            raise AssertionError(action)
+
+    @staticmethod
+    def _hunt(target):
+        """Read every list that holds a tuple that holds ``target``: a list
+        still being filled must never be found."""
+        if target is None:
+            return
+        referrers = gc.get_referrers(target)
+        for holder in referrers:
+            if type(holder) is not tuple:
+                continue
+            for outer in gc.get_referrers(holder):
+                if type(outer) is list and outer is not referrers:
+                    list(outer)
+                    repr(outer)
+
+    def build_meddling_receiver(self, label, action):
+        """A receiver that does ``action`` to the signal it is called for,
+        then answers like any other."""
+        body = self._body(label, False)
+        world = self
+
+        def meddling(**kwargs):
+            world.call_back(action, kwargs["signal"])
+            return body(kwargs)
+
+        meddling.__name__ = meddling.__qualname__ = label
+        return meddling
+
+    def arm(self, label, action, index, decisions):
+        """Give receiver ``label`` a finaliser that does ``action`` to signal
+        ``index`` when the receiver dies. Whether Django's lock was held
+        then is decided in Django's world (it runs first) and followed in
+        fastdispatch's (``decisions``), so both do the same."""
+        world = self
+
+        class Finaliser:
+            def __del__(self):
+                if world.closed:
+                    return
+                try:
+                    signal = world.signals[index]
+                    if world.name == "django":
+                        decisions[label] = signal.lock.locked()
+                    lock_held = decisions.get(label, True)
+                    world.call_back(action, signal, lock_held=lock_held)
+                except Exception as err:  # would be lost as "unraisable"
+                    world.callback_errors.append(
+                        f"finaliser of {label} ({action}): {describe_exception(err)}"
+                    )
+
+        try:
+            self.receivers[label].finaliser = Finaliser()
+        except AttributeError:
+            pass  # no __dict__ (slots): the same in both worlds
 
     # --- describing objects by name -----------------------------------------
 
@@ -645,7 +831,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     side by side.
 
     ``STRICT`` (a class attribute): also generate the inputs of the open
-    divergences K1-K3 and K11 and do not compensate K4, K5 and K12.
+    divergences K1-K3 and do not compensate K4 and K12.
     """
 
     STRICT = False
@@ -669,6 +855,9 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.django = World("django", modules["django"])
         self.fast = World("fast", modules["fast"])
         self.worlds = (self.django, self.fast)
+        # Receiver label -> whether Django's lock was held when its
+        # finaliser ran (World.arm).
+        self.decisions = {}
         self.counter = 0
         self.trace = []
         self.handler = CapturingHandler()
@@ -679,6 +868,8 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.logger.setLevel(logging.DEBUG)
 
     def teardown(self):
+        for world in self.worlds:
+            world.closed = True
         self.logger.removeHandler(self.handler)
         self.logger.propagate, level = self.saved_logger
         self.logger.setLevel(level)
@@ -762,6 +953,29 @@ class DifferentialMachine(RuleBasedStateMachine):
     def new_sender(self, kind):
         return self._new_sender(kind)
 
+    @rule(target=receivers, action=st.sampled_from(CALLBACKS))
+    @traced
+    def new_meddling_receiver(self, action):
+        """A receiver that calls back into the signal it is called for."""
+        label = self._label("m")
+        for world in self.worlds:
+            world.receivers[label] = world.build_meddling_receiver(label, action)
+            world.receiver_kinds[label] = "function"
+            world.meddlers[label] = action
+        return label
+
+    @rule(
+        label=receivers,
+        action=st.sampled_from(CALLBACKS),
+        signal=st.integers(0, 1),
+    )
+    @traced
+    def arm_receiver(self, label, action, signal):
+        """Give a receiver a finaliser that calls back into a signal when the
+        receiver dies (one it had before runs now)."""
+        for world in self.worlds:
+            world.arm(label, action, signal, self.decisions)
+
     @rule(label=consumes(receivers))
     @traced
     def drop_receiver(self, label):
@@ -815,7 +1029,7 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     def _draw_uid(self, data):
         """A dispatch_uid for this step (or None), written to the trace."""
-        uids = SAFE_UIDS
+        uids = SAFE_UIDS + CALLBACK_UIDS
         if self.STRICT:
             uids += K1_UIDS + K2_UIDS + K3_UIDS
         uid = data.draw(st.sampled_from(uids), label="dispatch_uid")
@@ -852,7 +1066,7 @@ class DifferentialMachine(RuleBasedStateMachine):
                 world.receiver(receiver),
                 sender=world.sender(sender),
                 weak=weak,
-                dispatch_uid=build_uid(uid),
+                dispatch_uid=build_uid(uid, world),
             )
 
         self.run_both(action)
@@ -892,7 +1106,7 @@ class DifferentialMachine(RuleBasedStateMachine):
                 world.receiver_callable(obj, kind),
                 sender=world.sender(sender),
                 weak=weak,
-                dispatch_uid=build_uid(uid),
+                dispatch_uid=build_uid(uid, world),
             )
 
         # A temporary in a reference cycle (a classmethod's class) dies only
@@ -913,7 +1127,7 @@ class DifferentialMachine(RuleBasedStateMachine):
             return world.signals[signal].disconnect(
                 world.receiver(receiver),
                 sender=world.sender(sender),
-                dispatch_uid=build_uid(uid),
+                dispatch_uid=build_uid(uid, world),
             )
 
         self.run_both(action)
@@ -969,15 +1183,30 @@ class DifferentialMachine(RuleBasedStateMachine):
         accepts = [accept_qualname_crash] if robust else []
         if compensate_k12:
             accepts.append(accept_any_order)
-        self.run_both(
+        django, fast = self.run_both(
             action, accept=lambda django, fast: any(a(django, fast) for a in accepts)
         )
+        if django["result"] != fast["result"]:
+            # (b) accepted: Django stopped at the failure it could not log,
+            # fastdispatch called the receivers after it. What meddling
+            # receivers among those did, Django's signal is given too.
+            self._replay_meddlers(signal, django["calls"], fast["calls"])
         if compensate_k4:
             # K4: Django returned early, its dead receivers still listed;
             # fastdispatch removed them. Remove them from Django's too.
             django_signal = self.django.signals[signal]
             with django_signal.lock:
                 django_signal._clear_dead_receivers()
+
+    def _replay_meddlers(self, signal, django_calls, fast_calls):
+        missed = list(fast_calls)
+        for label in django_calls:
+            if label in missed:
+                missed.remove(label)
+        for label in missed:
+            action = self.django.meddlers.get(label)
+            if action is not None:
+                self.django.call_back(action, self.django.signals[signal])
 
     def _k4_applies(self, signal, sender):
         django_signal = self.django.signals[signal]
@@ -1000,21 +1229,20 @@ class DifferentialMachine(RuleBasedStateMachine):
     def has_listeners(self, signal, sender):
         if self._cache_unsafe(signal, sender):
             return
-        django_dead = self.django.signals[signal]._dead_receivers
-        django, _ = self.run_both(
+        self.run_both(
             lambda world: world.signals[signal].has_listeners(world.sender(sender))
         )
-        if (
-            not self.STRICT
-            and signal == 1
-            and django_dead
-            and django["result"][0] == "raised"
-        ):
-            # K5: Django removed its dead receivers before raising TypeError;
-            # fastdispatch raised first. Remove them from fastdispatch's too.
-            self.fast.signals[signal]._clear_dead_receivers()
 
     # --- after every step ---------------------------------------------------
+
+    @invariant()
+    def callbacks_found_nothing_wrong(self):
+        if self.worlds is None:
+            return
+        for world in self.worlds:
+            assert not world.callback_errors, (
+                f"{world.name}: {world.callback_errors}\n" + self.trace_text()
+            )
 
     @invariant()
     def same_receivers(self):

@@ -1,6 +1,8 @@
 """Bounded differential run: random programs on fastdispatch's Signal and on
 the installed Django's, compared step by step (see differential.py)."""
 
+import os
+
 import pytest
 
 # Not in requirements-dev.txt yet: skipped (with this reason in the summary)
@@ -16,8 +18,11 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 # About 45 s on a shared 2-core machine (the whole directory: about a minute).
 # Derandomized, so that `make test` runs the same programs every time;
 # scripts/fuzz.py explores at random, for as long as asked.
+# `make sanitize-valgrind` runs fewer programs (FASTDISPATCH_DIFFERENTIAL_EXAMPLES):
+# under valgrind each costs some fifty times as much.
+EXAMPLES = int(os.environ.get("FASTDISPATCH_DIFFERENTIAL_EXAMPLES", "700"))
 BOUNDED = settings(
-    max_examples=700,
+    max_examples=EXAMPLES,
     stateful_step_count=50,
     deadline=None,
     database=None,

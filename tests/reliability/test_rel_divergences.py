@@ -119,11 +119,9 @@ def test_k4_cached_no_receivers_send_leaves_dead_receivers(mode):
     assert fast == django
 
 
-@open_divergence(
-    "K5",
-    "use_caching: has_listeners() for a sender the cache cannot hold removes "
-    "dead receivers in Django before raising TypeError",
-)
+# K5, fixed (dead receivers are cleared before the sender is checked): kept as
+# a regression test. use_caching: has_listeners() for a sender the cache
+# cannot hold removes dead receivers in Django before raising TypeError.
 def test_k5_caching_has_listeners_uncacheable_sender_clears_dead_first():
     def scenario(module):
         signal = module.Signal(use_caching=True)
