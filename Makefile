@@ -5,17 +5,19 @@
 #   make lint    rustfmt, clippy and ruff
 #   make bench   side-by-side benchmark table, then Criterion benchmarks
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
-#   make matrix  every (Python, Django) pair in a nox virtualenv (PAIRS=3.12:6.1)
+#   make matrix  every (Python, Django) pair in nox (PAIRS=3.12:6.1), then dist-check
 #   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
 #   make sanitize  debug build under the debug allocator and -X dev, then valgrind
-#   make build   release wheel and sdist into dist/
+#   make build   a wheel for .venv's Python (linux tag) and the sdist into dist/
+#   make dist    the sdist and manylinux_2_17 wheels for CPython 3.10-3.13 into dist/
+#   make dist-check  each of them installed fresh (wheels: no Rust) and smoke-tested
 #   make clean   build outputs (distclean: also .venv, .nox and .cache)
 #   make help    this list
 #
 # Needs only python3 (3.10+) with venv and pip, a Rust toolchain (cargo with
 # rustfmt and clippy) and a C compiler; everything else goes into .venv. The
-# matrix also needs Python 3.10 to 3.13, taken from pyenv; `make sanitize`
-# also needs valgrind.
+# matrix, dist and dist-check also need Python 3.10 to 3.13, taken from pyenv;
+# `make sanitize` also needs valgrind.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -51,8 +53,9 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
-	django-suites demo lint fmt bench build matrix matrix-ci clean distclean help \
-	sanitize sanitize-install sanitize-dev sanitize-valgrind
+	django-suites demo lint fmt bench build dist dist-check print-dist-args matrix \
+	matrix-ci clean distclean help sanitize sanitize-install sanitize-dev \
+	sanitize-valgrind
 
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
 ## build, ruff, then (with the wheel installed) Django's own dispatch and
@@ -186,7 +189,9 @@ bench: install
 ## matrix: the test matrix of noxfile.py, every supported (Python, Django)
 ## pair in a virtualenv of its own: the release wheel for that Python, then
 ## pytest and Django's own suites; then one table of all the pairs
-## (scripts/matrix_table.py). Fails when a pair failed or did not run.
+## (scripts/matrix_table.py); then `make dist-check` (the distribution files,
+## rebuilt first if a source changed), whatever the pairs gave. Fails when a
+## pair failed or did not run, or when dist-check failed.
 ##   make matrix PAIRS="3.11:5.2 3.12:6.1"   (python:django pairs)
 ##   make matrix NOXFLAGS="-s tests-3.12"    (any nox selection; nox -l lists)
 ##   make matrix NOXFLAGS="-- -x"            (options for pytest)
@@ -215,7 +220,10 @@ exit $$status
 endef
 
 matrix: $(STAMP_DEPS)
-	$(call run-matrix,$(PAIR_SELECTION) $(NOXFLAGS))
+	status=0; \
+	( $(call run-matrix,$(PAIR_SELECTION) $(NOXFLAGS)) ) || status=$$?; \
+	$(MAKE) --no-print-directory dist-check || status=$$?; \
+	exit $$status
 
 ## matrix-ci: the diagonal of the matrix, the pairs CI runs (nox tag
 ## `diagonal`): every Python and every Django series once
@@ -226,6 +234,80 @@ matrix-ci: $(STAMP_DEPS)
 build: $(STAMP_DEPS)
 	$(VENV)/bin/maturin build --release --sdist --interpreter $(PY) \
 		--target-dir $(MATURIN_TARGET) --out dist
+
+## dist: what a release uploads, into dist/ (emptied first): the sdist, and a
+## manylinux wheel for each Python of DIST_PYTHONS, the newest pyenv release
+## of each (as for the matrix), built by one maturin command with zig as the
+## linker. The policy is manylinux_2_17 (manylinux2014): glibc 2.17 is the
+## oldest glibc Rust's standard library supports, so it is the widest a Rust
+## extension can reach: CentOS/RHEL 7 and every distribution since; pip 19.3
+## and later install it. zig links against glibc 2.17's symbols whatever the
+## build machine's glibc is, so no manylinux container is needed. auditwheel
+## then confirms that each wheel is manylinux_2_17-consistent.
+## .github/workflows/release.yml's Linux x86_64 job passes the same maturin
+## flags (tests/test_release_workflow.py compares them: print-dist-args). Built
+## again only when a source changed, in a target directory of its own.
+DIST_PYTHONS := 3.10 3.11 3.12 3.13
+DIST_POLICY := manylinux_2_17
+DIST_FLAGS := --release --compatibility $(DIST_POLICY) --zig \
+	$(foreach python,$(DIST_PYTHONS),-i python$(python))
+DIST_TARGET := target/dist
+DIST_STAMP := $(DIST_TARGET)/.stamp-dist
+# pyenv's interpreters first on PATH (python3.12 is the newest 3.12.x), and
+# zig from the virtualenv's ziglang (`python -m ziglang`).
+DIST_ENV = PATH="$(MATRIX_PATH)$(if $(MATRIX_PATH),:)$$PATH" CARGO_ZIGBUILD_PYTHON_PATH="$(PY)"
+
+dist: $(STAMP_DEPS)
+	@# Build again when dist/ lost its files since the last build.
+	@test -n "$$(ls dist/*.whl dist/*.tar.gz 2>/dev/null)" || rm -f $(DIST_STAMP)
+	@$(MAKE) --no-print-directory $(DIST_STAMP)
+
+$(DIST_STAMP): $(STAMP_DEPS) $(PACKAGE_SOURCES) Makefile
+	@for python in $(DIST_PYTHONS); do \
+		found=$$($(DIST_ENV) command -v python$$python) || { \
+			echo "make dist: no python$$python: install CPython $$python with pyenv" \
+				"(pyenv install $$python), or put it on PATH" >&2; exit 1; }; \
+		echo "python$$python: $$found"; \
+	done
+	rm -rf dist
+	@# PYO3_PYTHON (the virtualenv's, exported above) would override the
+	@# interpreter maturin builds each wheel for.
+	env -u PYO3_PYTHON $(DIST_ENV) $(VENV)/bin/maturin build $(DIST_FLAGS) \
+		--target-dir $(DIST_TARGET) --out dist
+	$(VENV)/bin/maturin sdist --out dist
+	@# Each wheel tagged with the policy, and auditwheel's verdict (the oldest
+	@# policy its symbols allow) that policy or an older one.
+	@for wheel in dist/*.whl; do \
+		$(VENV)/bin/auditwheel show "$$wheel" | tee $(DIST_TARGET)/auditwheel.log; \
+		glibc=$$(tr -s '\n ' '  ' < $(DIST_TARGET)/auditwheel.log \
+			| grep -o 'consistent with the following platform tag: "manylinux_2_[0-9]*_' \
+			| grep -o '2_[0-9]*' | cut -d_ -f2); \
+		if [ -z "$$glibc" ] || [ "$$glibc" -gt $(lastword $(subst _, ,$(DIST_POLICY))) ]; then \
+			echo "make dist: auditwheel does not find $$wheel $(DIST_POLICY)-consistent" >&2; \
+			exit 1; fi; \
+		case "$$wheel" in *[-.]$(DIST_POLICY)_*) ;; *) \
+			echo "make dist: $$wheel is not tagged $(DIST_POLICY)" >&2; exit 1;; esac; \
+		echo "make dist: $$wheel: $(DIST_POLICY) confirmed by auditwheel"; \
+	done
+	@test "$$(ls dist/*.whl | wc -l)" -eq $(words $(DIST_PYTHONS)) || { \
+		echo "make dist: expected $(words $(DIST_PYTHONS)) wheels in dist/" >&2; exit 1; }
+	ls -l dist
+	touch $@
+
+## print-dist-args: the maturin flags of `make dist`, on one line
+print-dist-args:
+	@echo $(DIST_FLAGS)
+
+## dist-check: the files of `make dist`, as users get them: each wheel
+## installed in a fresh virtualenv of its Python with no Rust toolchain on
+## PATH, the sdist built from source once (Python 3.11), then a smoke test in
+## a new interpreter (shim active, python -m fastdispatch, a post_save receiver
+## run by a saved model) and twine check; a table of the results
+## (scripts/dist_check.py). The virtualenvs go to target/dist-check.
+DIST_CHECK_FLAGS ?=
+dist-check: dist
+	$(DIST_ENV) $(PY) scripts/dist_check.py --pythons $(DIST_PYTHONS) \
+		--work target/dist-check $(DIST_CHECK_FLAGS) dist
 
 clean:
 	rm -rf target dist $(WHEELS) $(STAMP_INSTALL) $(SAN_STAMP_INSTALL) python/fastdispatch/*.so \

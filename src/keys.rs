@@ -2,20 +2,56 @@
 //! `_make_id` does, but as plain Rust values so that the receiver index can be
 //! searched without running Python code while the signal's lock is held.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use parking_lot::Mutex;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyTuple};
+use pyo3::types::{PyInt, PyTuple, PyType};
 
-// Bound methods (`types.MethodType`), from CPython's classobject.h, which
-// pyo3-ffi does not cover.
+// The bound-method accessors of CPython's classobject.h, which pyo3-ffi does
+// not cover. Functions only: a data symbol (`PyMethod_Type`) declared here
+// would not link on Windows, where the type object is imported from the
+// Python DLL (`__declspec(dllimport)`), so the type comes from
+// `types.MethodType` instead (`METHOD_TYPE`).
 extern "C" {
-    static mut PyMethod_Type: ffi::PyTypeObject;
     fn PyMethod_Function(method: *mut ffi::PyObject) -> *mut ffi::PyObject;
     fn PyMethod_Self(method: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
+/// The type of bound methods, `types.MethodType` (CPython's `PyMethod_Type`),
+/// set once when the module is made (`init_method_type`). Only ever compared
+/// with an object's type, never dereferenced here; until it is set (null), no
+/// object is taken for a bound method, and the callers answer through
+/// `__func__` and `__self__`, as slowly as correctly.
+static METHOD_TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(ptr::null_mut());
+
+/// Take `types.MethodType` for `bound_method_parts`. Called by `init_module`.
+pub fn init_method_type(py: Python<'_>) -> PyResult<()> {
+    let method_type = py.import("types")?.getattr("MethodType")?.cast_into::<PyType>()?;
+    let ptr = method_type.as_type_ptr();
+    if METHOD_TYPE.load(Ordering::Relaxed) != ptr {
+        // A strong reference, kept for the rest of the process (the type is
+        // static in CPython anyway): the pointer stays valid. Set once: the
+        // type is the same object whenever the module is made again.
+        METHOD_TYPE.store(method_type.into_ptr().cast(), Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Whether `ptr`'s type is exactly `types.MethodType`: a pointer load and a
+/// compare (the send path asks it of every sender).
+///
+/// # Safety
+/// `ptr` must be a live object.
+#[inline]
+unsafe fn is_method_type(ptr: *mut ffi::PyObject) -> bool {
+    // SAFETY: `ptr` is a live object (the caller's promise), whose type
+    // pointer can be read. `METHOD_TYPE` is written with the GIL held and
+    // read with it held, and is only compared: a relaxed load suffices.
+    unsafe { ffi::Py_TYPE(ptr) == METHOD_TYPE.load(Ordering::Relaxed) }
 }
 
 /// Django's `_make_id(target)`: `id(target)`, or `(id(target.__self__),
@@ -47,10 +83,9 @@ impl ObjId {
 /// # Safety
 /// `ptr` must be a live object.
 pub unsafe fn bound_method_parts(ptr: *mut ffi::PyObject) -> Option<(*mut ffi::PyObject, *mut ffi::PyObject)> {
-    unsafe {
-        (ffi::Py_TYPE(ptr) == std::ptr::addr_of_mut!(PyMethod_Type))
-            .then(|| (PyMethod_Self(ptr), PyMethod_Function(ptr)))
-    }
+    // SAFETY: `ptr` is live (the caller's promise); once its type is
+    // `types.MethodType`, the accessors return its two borrowed fields.
+    unsafe { is_method_type(ptr).then(|| (PyMethod_Self(ptr), PyMethod_Function(ptr))) }
 }
 
 /// Django's module-level `_make_id` while code has replaced it

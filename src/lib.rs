@@ -55,6 +55,8 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let sys = py.import("sys")?;
     let gil_disabled = sys.hasattr("_is_gil_enabled")? && !sys.call_method0("_is_gil_enabled")?.is_truthy()?;
     lock::GIL_ENABLED.store(!gil_disabled, std::sync::atomic::Ordering::Relaxed);
+    // Before anything can make a key: bound methods are told by this type.
+    keys::init_method_type(py)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Signal>()?;
     m.add_class::<lock::SignalLock>()?;
