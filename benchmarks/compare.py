@@ -263,16 +263,14 @@ def load_libraries():
 # compiler is at hand, a stdlib stand-in (slower, so overheads come out lower).
 
 
-def build_floor(out_dir):
-    """Return (floor, description): floor.call_each calls the receivers,
-    floor.call_collect also returns Django's list of (receiver, response)
-    pairs. Compiles _floor.c once per source and interpreter into
-    out_dir/.build."""
-    source = FLOOR_SOURCE.read_bytes()
+def compile_extension(source, name, build_dir):
+    """Compile the one-file C extension ``source`` (its module ``name``) once
+    per source and interpreter into ``build_dir``, and import it. Returns
+    (module, None), or (None, the compiler's error)."""
+    code = source.read_bytes()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    digest = hashlib.sha256(source + suffix.encode() + sys.version.encode())
-    target = out_dir / ".build" / f"_benchfloor-{digest.hexdigest()[:12]}{suffix}"
-    error = None
+    digest = hashlib.sha256(code + suffix.encode() + sys.version.encode())
+    target = build_dir / f"{name}-{digest.hexdigest()[:12]}{suffix}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         compiler = shlex.split(
@@ -284,7 +282,7 @@ def build_floor(out_dir):
             "-shared",
             "-fPIC",
             f"-I{sysconfig.get_paths()['include']}",
-            str(FLOOR_SOURCE),
+            str(source),
             "-o",
             str(target) + ".tmp",
         ]
@@ -292,11 +290,20 @@ def build_floor(out_dir):
             subprocess.run(command, check=True, capture_output=True, text=True)
             os.replace(str(target) + ".tmp", target)
         except (OSError, subprocess.CalledProcessError) as err:
-            error = getattr(err, "stderr", "") or str(err)
-    if error is None:
-        spec = importlib.util.spec_from_file_location("_benchfloor", target)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+            return None, getattr(err, "stderr", "") or str(err)
+    spec = importlib.util.spec_from_file_location(name, target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, None
+
+
+def build_floor(out_dir):
+    """Return (floor, description): floor.call_each calls the receivers,
+    floor.call_collect also returns Django's list of (receiver, response)
+    pairs. Compiles _floor.c once per source and interpreter into
+    out_dir/.build."""
+    module, error = compile_extension(FLOOR_SOURCE, "_benchfloor", out_dir / ".build")
+    if module is not None:
         return module, "C loop, PyObject_Vectorcall (benchmarks/_floor.c)"
 
     def call_each(receivers, args, kwnames):

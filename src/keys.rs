@@ -233,16 +233,35 @@ thread_local! {
 /// # Safety
 /// Both must be live type objects.
 unsafe fn version_tags(cls: *mut ffi::PyTypeObject, meta: *mut ffi::PyTypeObject) -> ClassTags {
+    // SAFETY: as the caller promises.
     unsafe {
-        let valid = |t: *mut ffi::PyTypeObject| ffi::PyType_HasFeature(t, ffi::Py_TPFLAGS_VALID_VERSION_TAG as _) != 0;
-        (valid(cls) && valid(meta)).then(|| {
-            (
-                cls as usize,
-                (*cls).tp_version_tag,
-                meta as usize,
-                (*meta).tp_version_tag,
-            )
-        })
+        Some((
+            cls as usize,
+            type_version_tag(cls)?,
+            meta as usize,
+            type_version_tag(meta)?,
+        ))
+    }
+}
+
+/// A type's version tag, while it is valid. CPython gives a type a new tag
+/// whenever it or one of its bases changes, so an unchanged tag means what was
+/// looked up on the type still stands. Up to Python 3.12 a valid tag is
+/// flagged `Py_TPFLAGS_VALID_VERSION_TAG`; 3.13 no longer sets that flag and
+/// marks an invalid tag with 0.
+///
+/// # Safety
+/// `tp` must be a live type object.
+#[inline]
+pub(crate) unsafe fn type_version_tag(tp: *mut ffi::PyTypeObject) -> Option<u32> {
+    // SAFETY: as the caller promises; only the type's fields are read.
+    unsafe {
+        let tag = (*tp).tp_version_tag;
+        #[cfg(not(Py_3_13))]
+        let valid = ffi::PyType_HasFeature(tp, ffi::Py_TPFLAGS_VALID_VERSION_TAG as _) != 0;
+        #[cfg(Py_3_13)]
+        let valid = tag != 0;
+        valid.then_some(tag)
     }
 }
 

@@ -17,7 +17,7 @@ use pyo3::PyClassInitializer;
 use smallvec::SmallVec;
 
 use crate::compat::{self, Series};
-use crate::keys::{make_id, sender_key_from_object, ObjId, ReceiverKey};
+use crate::keys::{self, make_id, sender_key_from_object, ObjId, ReceiverKey};
 use crate::lock::{Locked, Shared, SignalLock};
 use crate::python;
 use crate::receivers::{CachedSender, Entry, Snapshot, Target};
@@ -1107,18 +1107,18 @@ fn live_receivers_replaced(signal: &Bound<'_, Signal>) -> PyResult<bool> {
             }
         }
         let this = signal.get();
-        let tag_valid = || ffi::PyType_HasFeature(tp, ffi::Py_TPFLAGS_VALID_VERSION_TAG as _) != 0;
-        if tag_valid()
-            && this.native_live_type.load(Ordering::Relaxed) == tp as usize
-            && this.native_live_tag.load(Ordering::Relaxed) == (*tp).tp_version_tag
-        {
-            return Ok(false);
+        if let Some(tag) = keys::type_version_tag(tp) {
+            if this.native_live_type.load(Ordering::Relaxed) == tp as usize
+                && this.native_live_tag.load(Ordering::Relaxed) == tag
+            {
+                return Ok(false);
+            }
         }
         let replaced = !signal.get_type().getattr(name)?.is(python::native_live_receivers(py)?);
         // The lookup gave the type a valid tag, if it can have one.
-        if !replaced && tag_valid() {
+        if let (false, Some(tag)) = (replaced, keys::type_version_tag(tp)) {
             this.native_live_type.store(tp as usize, Ordering::Relaxed);
-            this.native_live_tag.store((*tp).tp_version_tag, Ordering::Relaxed);
+            this.native_live_tag.store(tag, Ordering::Relaxed);
         }
         Ok(replaced)
     }

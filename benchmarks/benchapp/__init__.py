@@ -1,0 +1,1 @@
+"""The Django app of the application benchmark (``benchmarks/app.py``)."""
