@@ -3,7 +3,8 @@
 #   make test    everything CI checks (the default goal)
 #   make demo    a small Django project on the native dispatcher
 #   make lint    rustfmt, clippy and ruff
-#   make bench   side-by-side benchmark table, then Criterion benchmarks
+#   make bench   side-by-side and application tables, then Criterion benchmarks
+#   make bench-app  the application table alone (whole Django workloads)
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
 #   make matrix  every (Python, Django) pair in nox (PAIRS=3.12:6.1), then dist-check
 #   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
@@ -53,7 +54,7 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
-	django-suites demo lint fmt bench build dist dist-check print-dist-args matrix \
+	django-suites demo lint fmt bench bench-app build dist dist-check print-dist-args matrix \
 	matrix-ci clean distclean help sanitize sanitize-install sanitize-dev \
 	sanitize-valgrind
 
@@ -180,11 +181,18 @@ fmt: $(STAMP_DEPS)
 	$(VENV)/bin/ruff check --fix .
 
 ## bench: the side-by-side table (Django, blinker, psygnal, fastdispatch and
-## the cost of the receivers themselves), then the Criterion benchmarks of
-## the native core
+## the cost of the receivers themselves), then the application table
+## (bench-app), then the Criterion benchmarks of the native core
 bench: install
 	$(PY) benchmarks/compare.py
+	$(PY) benchmarks/app_compare.py
 	$(EMBED_ENV) cargo bench
+
+## bench-app: whole Django workloads (ORM on SQLite in memory, requests,
+## override_settings) on Django's dispatcher and on fastdispatch, interleaved
+## pyperf rounds, callgrind instructions per workload (benchmarks/app.py)
+bench-app: install
+	$(PY) benchmarks/app_compare.py
 
 ## matrix: the test matrix of noxfile.py, every supported (Python, Django)
 ## pair in a virtualenv of its own: the release wheel for that Python, then

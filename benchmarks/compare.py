@@ -68,6 +68,12 @@ SHAPE_LABELS = {
     "blinker": "r(sender, a=, b=)",
     "positional": "r(sender, a, b)",
 }
+# Django has asend and asend_robust from 5.0 on.
+HAS_ASEND = tuple(map(int, importlib.metadata.version("django").split(".")[:2])) >= (
+    5,
+    0,
+)
+
 # Index of the receiver (and sender) that matches in the filtered-send row.
 FILTER_MATCH = 50
 
@@ -84,6 +90,15 @@ def make_kwargs_receiver():
     """Django's receiver shape (also fastdispatch's)."""
 
     def receiver(sender, **kwargs):
+        return None
+
+    return receiver
+
+
+def make_async_receiver():
+    """An async receiver of Django's shape."""
+
+    async def receiver(sender, **kwargs):
         return None
 
     return receiver
@@ -403,10 +418,12 @@ def summary(samples):
 class Row:
     id: str
     label: str
-    kind: str  # send | send_robust | filtered | cycle | memory
+    kind: str  # send | send_robust | filtered | asend | cycle | memory
     n: int = 0
     caching: bool = False
     measure: str = ""  # memory rows: tracemalloc | rss
+    n_async: int = 0  # asend rows: async receivers (n: sync ones)
+    robust: bool = False  # asend rows: asend_robust
 
 
 def _plural(n, word):
@@ -430,6 +447,29 @@ ROWS = [
     ),
     Row("send_robust_10", "send_robust, 10 receivers", "send_robust", 10),
     Row("send_filtered_100", "send, 100 senders, 1 matches", "filtered", 100),
+    *(
+        Row(
+            f"{method}_{n}",
+            f"{method}, {_plural(n, 'sync receiver')}",
+            "asend",
+            n,
+            robust=method == "asend_robust",
+        )
+        for method in ("asend", "asend_robust")
+        for n in (0, 1, 10)
+    ),
+    *(
+        Row(
+            f"{method}_async_{n}",
+            f"{method}, {_plural(n, 'async receiver')}",
+            "asend",
+            0,
+            n_async=n,
+            robust=method == "asend_robust",
+        )
+        for method in ("asend", "asend_robust")
+        for n in (1, 10)
+    ),
     Row("cycle_1000", "connect+disconnect 1,000", "cycle", 1000),
     Row("cycle_10000", "connect+disconnect 10,000", "cycle", 10000),
     Row(
@@ -452,6 +492,10 @@ def not_applicable(row, lib):
         return "no robust emit (an exception in a slot raises EmitLoopError)"
     if row.kind == "filtered" and lib == "psygnal":
         return "no sender filtering"
+    if row.kind == "asend" and lib in ("blinker", "psygnal"):
+        return "not compared in async sends (no Django-style asend)"
+    if row.kind == "asend" and lib in ("django", "fastdispatch") and not HAS_ASEND:
+        return "no asend before Django 5.0"
     return None
 
 
@@ -574,6 +618,48 @@ def run_send_row(row, libs, floor, settings):
     timings = {
         item.key: summary(item.samples) | {"number": item.number} for item in items
     }
+    return timings, check
+
+
+def run_asend_row(row, libs, settings):
+    """One asend (or asend_robust) to row.n sync and row.n_async async
+    receivers, Django against fastdispatch, each run to completion on one
+    event loop (the loop's own cost is in both)."""
+    import asyncio
+
+    names = [name for name in LIBRARIES if not_applicable(row, name) is None]
+    receivers = [make_kwargs_receiver() for _ in range(row.n)]
+    receivers += [make_async_receiver() for _ in range(row.n_async)]
+    method = "asend_robust" if row.robust else "asend"
+    loop = asyncio.new_event_loop()
+    items = []
+    results = {}
+    try:
+        for name in names:
+            sig = libs[name].new_signal()
+            for receiver in receivers:
+                libs[name].connect(sig, receiver)
+            send = getattr(sig, method)
+            results[name] = loop.run_until_complete(send(Sender, a=1, b=2))
+            namespace = {"run": loop.run_until_complete, "send": send, "S": Sender}
+            items.append(
+                Timed(name, "run(send(S, a=1, b=2))", namespace, None, settings.repeat)
+            )
+        if results["fastdispatch"] != results["django"]:
+            raise CheckFailed(
+                f"{row.id}: fastdispatch returned {results['fastdispatch']!r}, "
+                f"Django {results['django']!r}"
+            )
+        if [r for r, _ in results["django"]] != receivers:
+            raise CheckFailed(f"{row.id}: Django called {results['django']!r}")
+        gc.collect()
+        run_interleaved(items, settings.min_time)
+    finally:
+        loop.close()
+    timings = {
+        item.key: summary(item.samples) | {"number": item.number} for item in items
+    }
+    check = {"receivers": len(receivers), "fastdispatch_equals_django": True}
     return timings, check
 
 
@@ -1086,6 +1172,10 @@ def main(argv=None):
                 timings, check = run_cycle_row(row, libs, settings)
             elif row.kind == "memory":
                 timings, check = run_memory_row(row, settings)
+            elif row.kind == "asend":
+                if not HAS_ASEND:
+                    continue
+                timings, check = run_asend_row(row, libs, settings)
             else:
                 timings, check = run_send_row(row, libs, floor, settings)
             report_rows.append(assemble_row(row, timings, check, settings.statistic))

@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 use crate::compat;
 use crate::python;
-use crate::signal::{check_cacheable, live_receivers_of_into, Live, Signal};
+use crate::signal::{live_receivers_of_into, Live, Signal};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -328,22 +328,11 @@ fn call_shape<'py>(
 fn dispatch<'py>(signal: &Bound<'py, Signal>, call: &CallArgs<'_, 'py>, mode: Mode) -> PyResult<Bound<'py, PyList>> {
     let py = signal.py();
     let this = signal.get();
-    if this.shared.len.load(std::sync::atomic::Ordering::Acquire) == 0 {
+    // SAFETY: the sender is borrowed from the caller's arguments, which
+    // outlive this call.
+    let sender = unsafe { pyo3::Borrowed::from_ptr(py, call.sender()) };
+    if !this.admits(&sender)? {
         return Ok(PyList::empty(py));
-    }
-    // SAFETY: the sender is borrowed from the caller's arguments.
-    let sender = unsafe { Bound::from_borrowed_ptr(py, call.sender()) };
-    if !this.use_caching_enabled() {
-        if !sender.is_none() {
-            // Django looks the sender up in its (unused) sender cache, a
-            // dict: an unhashable sender is a TypeError.
-            sender.hash()?;
-        }
-    } else {
-        // Django's `send` looks the sender up in its cache, a
-        // WeakKeyDictionary, before anything else: a sender it cannot hold
-        // is a TypeError, with dead receivers left in place.
-        check_cacheable(&sender)?;
     }
     let mut live = Live::default();
     live_receivers_of_into(signal, &sender, &mut live)?;

@@ -279,6 +279,20 @@ impl Signal {
         Err(uid_kept_changing())
     }
 
+    /// What `asend` and `asend_robust` run: `_live_receivers(sender)`, or
+    /// None when `admits` says there is nothing to send (then no receivers
+    /// list is built and no thread is entered).
+    fn _asend_receivers<'py>(
+        slf: &Bound<'py, Self>,
+        sender: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if !slf.get().admits(sender)? {
+            return Ok(None);
+        }
+        slf.call_method1(intern!(slf.py(), "_live_receivers"), (sender,))
+            .map(Some)
+    }
+
     /// Whether any live receiver would be called for `sender`.
     #[pyo3(signature = (sender = None))]
     fn has_listeners(slf: &Bound<'_, Self>, sender: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
@@ -447,6 +461,26 @@ impl Signal {
 impl Signal {
     pub fn use_caching_enabled(&self) -> bool {
         self.use_caching.load(Ordering::Relaxed)
+    }
+
+    /// The first step of each of Django's sends: with no receivers at all,
+    /// there is nothing to do (false). Otherwise the sender is looked up in
+    /// the sender cache before anything else: a dict, so an unhashable sender
+    /// is a `TypeError`; with `use_caching` a `WeakKeyDictionary`, which also
+    /// refuses what it cannot weakly reference (dead receivers stay).
+    #[inline]
+    pub(crate) fn admits(&self, sender: &Bound<'_, PyAny>) -> PyResult<bool> {
+        if self.shared.len.load(Ordering::Acquire) == 0 {
+            return Ok(false);
+        }
+        if !self.use_caching_enabled() {
+            if !sender.is_none() {
+                sender.hash()?;
+            }
+        } else {
+            check_cacheable(sender)?;
+        }
+        Ok(true)
     }
 
     /// The connected entries, copied out of the lock, dead ones included.
@@ -960,7 +994,7 @@ fn entry_from_row(row: &Bound<'_, PyAny>, previous: &[Entry]) -> PyResult<Entry>
 
 /// With `use_caching`, Django looks senders up in a `WeakKeyDictionary`, so a
 /// sender that cannot be weakly referenced or hashed raises `TypeError`.
-pub(crate) fn check_cacheable(sender: &Bound<'_, PyAny>) -> PyResult<()> {
+fn check_cacheable(sender: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = sender.py();
     // SAFETY: reading the type's weaklist offset of a live object.
     let weakrefable = unsafe { (*ffi::Py_TYPE(sender.as_ptr())).tp_weaklistoffset != 0 };

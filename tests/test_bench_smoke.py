@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django_layout import HAS_ASYNC
 
 for _module in ("blinker", "psygnal", "matplotlib"):
     pytest.importorskip(
@@ -34,8 +35,18 @@ SEND_ROWS = (
     "send_robust_10",
     "send_filtered_100",
 )
+# asend and asend_robust (Django 5.0 and later): sync receivers, then async.
+ASEND_ROWS = (
+    tuple(f"{method}_{n}" for method in ("asend", "asend_robust") for n in (0, 1, 10))
+    + tuple(
+        f"{method}_async_{n}" for method in ("asend", "asend_robust") for n in (1, 10)
+    )
+    if HAS_ASYNC
+    else ()
+)
 ROWS = (
     *SEND_ROWS,
+    *ASEND_ROWS,
     "cycle_1000",
     "cycle_10000",
     "memory_tracemalloc",
@@ -47,6 +58,7 @@ NOT_APPLICABLE = {
     ("send_robust_10", "blinker"),
     ("send_robust_10", "psygnal"),
     ("send_filtered_100", "psygnal"),
+    *((row, lib) for row in ASEND_ROWS for lib in LIBRARIES[2:]),
 }
 
 

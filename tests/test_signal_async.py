@@ -22,7 +22,14 @@ import types
 
 import pytest
 from asgiref.sync import markcoroutinefunction
-from conftest import AsyncCallable, Boom, Listener, Signal, sync_to_async_runs
+from conftest import (
+    AsyncCallable,
+    Boom,
+    Listener,
+    Signal,
+    fastdispatch_only,
+    sync_to_async_runs,
+)
 from django_layout import HAS_ASYNC, TASK_GROUP, unpack_row
 
 pytestmark = pytest.mark.skipif(
@@ -678,3 +685,51 @@ def test_async_receivers_share_one_context_or_not(method):
         (first, "first"),
         (second, "first" if TASK_GROUP else "unset"),
     ]
+
+
+# --- nothing to send -------------------------------------------------------
+
+
+def test_asend_for_a_sender_nobody_listens_to_enters_no_thread():
+    signal = Signal()
+
+    class Other:
+        pass
+
+    def receiver(sender, **kwargs):
+        return "called"
+
+    signal.connect(receiver, sender=Other, weak=False)
+    with sync_to_async_runs() as runs:
+        assert asyncio.run(signal.asend(sender=Sender)) == []
+        assert asyncio.run(signal.asend_robust(sender=Sender)) == []
+        assert asyncio.run(Signal().asend(sender=Sender)) == []
+    assert runs == []
+
+
+@fastdispatch_only("asend reads no receivers list (Django's reads its own list)")
+def test_asend_does_not_build_the_receivers_list():
+    reads = []
+
+    class CountedSignal(Signal):
+        @property
+        def receivers(self):
+            reads.append("read")
+            return Signal.receivers.__get__(self)
+
+        @receivers.setter
+        def receivers(self, value):
+            Signal.receivers.__set__(self, value)
+
+    class Other:
+        pass
+
+    def receiver(sender, **kwargs):
+        return "called"
+
+    signal = CountedSignal()
+    signal.connect(receiver, sender=Other, weak=False)
+    reads.clear()
+    assert asyncio.run(signal.asend(sender=Sender)) == []
+    assert asyncio.run(signal.asend_robust(sender=Other)) == [(receiver, "called")]
+    assert reads == []

@@ -135,25 +135,10 @@ def _sync_calls(signal, receivers, sender, named, robust):
     return responses
 
 
-def _asend_receivers(signal, sender):
-    """The receivers ``asend`` runs: ``(sync, async)``, or None when there
-    are none at all."""
-    if not signal.receivers:
-        return None
-    # Django looks the sender up in its sender cache (a dict, or a
-    # WeakKeyDictionary with use_caching) before anything else: an unhashable
-    # sender is a TypeError, as in send(), and so is one that cannot be
-    # weakly referenced with use_caching (before dead receivers are cleared).
-    if signal.use_caching:
-        weakref.ref(sender)
-    hash(sender)
-    return signal._live_receivers(sender)
-
-
 async def _asend_in_order(signal, sender, named, robust):
     """Django 6.1's ``asend``: the sync receivers first (all behind one
     thread hop, in connection order), then the async ones, concurrently."""
-    receivers = _asend_receivers(signal, sender)
+    receivers = signal._asend_receivers(sender)
     if receivers is None:
         return []
     sync_receivers, async_receivers = receivers
@@ -172,7 +157,7 @@ async def _asend_in_order(signal, sender, named, robust):
 async def _asend_together(signal, sender, named, robust):
     """Django 5.0 to 6.0's ``asend``: the sync receivers (behind one thread
     hop) and the async ones, all at the same time, through ``asyncio.gather``."""
-    receivers = _asend_receivers(signal, sender)
+    receivers = signal._asend_receivers(sender)
     if receivers is None:
         return []
     sync_receivers, async_receivers = receivers
