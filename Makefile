@@ -234,7 +234,9 @@ matrix-ci: $(STAMP_DEPS)
 ##   make peers PEERS_PAIRS=3.11:5.2 PEERS="django-reversion django-auditlog"
 ## Not part of `make test`.
 PEERS_PAIRS ?= 3.11:5.2 3.13:6.1
-PEERS ?= $(shell sed -n 's/^\[\(.*\)\]$$/\1/p' scripts/peers.toml)
+# The packages of scripts/peers.toml: its top-level tables ([name], not
+# [name.unsupported]).
+PEERS ?= $(shell sed -n 's/^\[\([^].]*\)\]$$/\1/p' scripts/peers.toml)
 PEERS_SELECTION = -s $(foreach pair,$(PEERS_PAIRS),$(foreach package,$(PEERS),"peers-$(word 1,$(subst :, ,$(pair)))(django='$(word 2,$(subst :, ,$(pair)))', package='$(package)')"))
 
 peers: $(STAMP_DEPS)

@@ -27,6 +27,10 @@ when it fails; ``scripts/matrix_table.py`` prints them as one table.
 
 Interpreters are looked up on PATH (``python3.12``, ...); the Makefile puts
 pyenv's first. A missing one fails its sessions (never a silent skip).
+
+The ``peers-*`` sessions (tag ``peers``, not run by a plain ``nox``; ``make
+peers``) run other packages' own test suites with the same wheels: see the
+section at the end of this file.
 """
 
 from __future__ import annotations
@@ -512,12 +516,45 @@ def peer_sdist(session: nox.Session, name: str, spec: dict[str, Any]) -> Path:
     return sdist
 
 
-def unpack(sdist: Path, into: Path) -> Path:
-    """A fresh copy of the sdist's tree in ``into``; its top folder."""
+def peer_checkout(session: nox.Session, name: str, spec: dict[str, Any]) -> Path:
+    """The package's repository at its release tag, for a package whose sdist
+    leaves out part of its tests (their fixtures, templates): a shallow clone
+    in .cache/peers/<name>-<tag>/, made once; its commit checked."""
+    checkout = PEERS_CACHE / f"{name}-{spec['tag']}"
+    if not (checkout / ".git").is_dir():
+        PEERS_CACHE.mkdir(parents=True, exist_ok=True)
+        session.run(
+            "git", "clone", "--quiet", "--depth", "1", "--branch", spec["tag"],
+            spec["repository"], str(checkout), external=True,
+        )  # fmt: skip
+    head = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if head != spec["commit"]:
+        session.error(
+            f"{checkout.relative_to(ROOT)} is at {head}, not at the"
+            f" {spec['commit']} of scripts/peers.toml"
+        )
+    return checkout
+
+
+def unpack(source: Path, into: Path) -> Path:
+    """A fresh copy of the tests' tree in ``into``, from an sdist or from a
+    checkout (without its .git); its top folder."""
     import tarfile
 
     shutil.rmtree(into, ignore_errors=True)
     into.mkdir(parents=True)
+    if source.is_dir():
+        top = into / source.name
+        shutil.copytree(
+            source, top, symlinks=True, ignore=shutil.ignore_patterns(".git")
+        )
+        return top
+    sdist = source
     with tarfile.open(sdist) as archive:
         if hasattr(tarfile, "data_filter"):
             archive.extractall(into, filter="data")
@@ -553,14 +590,14 @@ def run_peer_suite(
     session: nox.Session,
     name: str,
     spec: dict[str, Any],
-    sdist: Path,
+    tests_source: Path,
     mode: str,
     disable: str | None,
     native: bool,
 ) -> dict[str, Any]:
     """One run of the package's suite, stock or native; what it ran."""
     tmp = Path(session.create_tmp()).resolve()
-    tree = unpack(sdist, tmp / mode)
+    tree = unpack(tests_source, tmp / mode)
     report = tmp / f"{mode}.json"
     report.unlink(missing_ok=True)
     log = tmp / f"{mode}.log"
@@ -616,6 +653,12 @@ def run_peer(session: nox.Session, series: str, name: str) -> None:
     }
     target = peers_result_path(session.name)
     target.unlink(missing_ok=True)
+    unsupported = spec.get("unsupported", {}).get(series)
+    if unsupported:
+        result.update(status="unsupported", stage="none", reason=unsupported)
+        PEERS_RESULTS.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(result, indent=2) + "\n")
+        session.skip(f"{name} {spec['version']} on Django {series}: {unsupported}")
     started = time.monotonic()
     try:
         for variable in UNSET_VARIABLES:
@@ -630,7 +673,18 @@ def run_peer(session: nox.Session, series: str, name: str) -> None:
         }
 
         result["stage"] = "source"
+        # The package is installed from its sdist, as users get it; its tests
+        # run from the sdist too, or from the repository at the release tag
+        # where the sdist lacks some of their files.
         sdist = peer_sdist(session, name, spec)
+        tests_source = sdist
+        if spec["source"] == "repository":
+            tests_source = peer_checkout(session, name, spec)
+        result["tests_from"] = (
+            f"{spec['repository']} at {spec['tag']} ({spec['commit']})"
+            if spec["source"] == "repository"
+            else sdist.name
+        )
 
         result["stage"] = "install"
         constraints = Path(CONSTRAINTS_DIR, f"django-{series}.txt")
@@ -650,7 +704,9 @@ def run_peer(session: nox.Session, series: str, name: str) -> None:
             result["stage"] = mode
             result[mode] = {
                 **proof,
-                **run_peer_suite(session, name, spec, sdist, mode, disable, native),
+                **run_peer_suite(
+                    session, name, spec, tests_source, mode, disable, native
+                ),
             }
 
         result["stage"] = "done"

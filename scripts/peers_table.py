@@ -114,10 +114,18 @@ def row(
         return cells, False, [note]
     _, result = recorded[selected.session]
     installed = result.get("installed", {})
-    pair = f"{result.get('python', selected.python)} x {installed.get('django', '?')}"
+    django = installed.get("django", selected.django)
+    pair = f"{result.get('python', selected.python)} x {django}"
     version = installed.get(selected.package, result.get("version", "?"))
     stock, native = result.get("stock"), result.get("native")
     status = str(result.get("status", "error"))
+    if status == "unsupported":
+        # The package's suite cannot run on this Django at all (scripts/
+        # peers.toml says why): nothing to compare, and no failure.
+        cells = [pair, selected.package, version, "-", "-", "-", "-", "-"]
+        cells.append("NOT SUPPORTED")
+        note = f"{selected.session}: not run: {result.get('reason')}"
+        return cells, True, [note]
     if not stock or not native:
         cells = [pair, selected.package, version, "-", "-", "-", "-"]
         cells += [duration(result.get("seconds")), status.upper()]
@@ -228,11 +236,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows: list[list[str]] = []
     notes: list[str] = []
-    agreed = 0
+    agreed = unsupported = 0
     for selected in sessions:
         cells, ok, session_notes = row(selected, recorded)
         rows.append(cells)
         agreed += ok
+        unsupported += cells[-1] == "NOT SUPPORTED"
         notes += session_notes
     print()
     print(render(rows))
@@ -240,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {note}")
     print()
     differ = len(sessions) - agreed
-    print(f"peers: {agreed} same under native as stock, {differ} not")
+    print(
+        f"peers: {agreed - unsupported} same under native as stock, {differ} not,"
+        f" {unsupported} not supported by the package"
+    )
     return 0 if differ == 0 else 1
 
 
