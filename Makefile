@@ -8,6 +8,7 @@
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
 #   make matrix  every (Python, Django) pair in nox (PAIRS=3.12:6.1), then dist-check
 #   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
+#   make peers   other packages' own suites, stock vs native (PEERS=django-reversion)
 #   make sanitize  debug build under the debug allocator and -X dev, then valgrind
 #   make build   a wheel for .venv's Python (linux tag) and the sdist into dist/
 #   make dist    the sdist and manylinux_2_17 wheels for CPython 3.10-3.13 into dist/
@@ -55,7 +56,7 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 
 .PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
 	django-suites demo lint fmt bench bench-app build dist dist-check print-dist-args matrix \
-	matrix-ci clean distclean help sanitize sanitize-install sanitize-dev \
+	matrix-ci peers clean distclean help sanitize sanitize-install sanitize-dev \
 	sanitize-valgrind
 
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
@@ -237,6 +238,30 @@ matrix: $(STAMP_DEPS)
 ## `diagonal`): every Python and every Django series once
 matrix-ci: $(STAMP_DEPS)
 	$(call run-matrix,-t diagonal $(NOXFLAGS))
+
+## peers: the test suites of packages that reach into signal internals
+## (scripts/peers.toml: django-extensions, django-simple-history,
+## django-model-utils, django-reversion, django-auditlog), each from its
+## sdist (kept in .cache/peers/), with the runner its own CI uses, on SQLite,
+## run twice per pair: on stock Django's dispatcher (FASTDISPATCH_DISABLE=1)
+## and on the native one, each proven. Pairs 3.11+5.2 and 3.13+6.1, the
+## matrix's wheels. Then one table (scripts/peers_table.py); fails when a
+## test fails only under native, or the two runs did not run the same tests.
+##   make peers PEERS_PAIRS=3.11:5.2 PEERS="django-reversion django-auditlog"
+## Not part of `make test`.
+PEERS_PAIRS ?= 3.11:5.2 3.13:6.1
+# The packages of scripts/peers.toml: its top-level tables ([name], not
+# [name.unsupported]).
+PEERS ?= $(shell sed -n 's/^\[\([^].]*\)\]$$/\1/p' scripts/peers.toml)
+PEERS_SELECTION = -s $(foreach pair,$(PEERS_PAIRS),$(foreach package,$(PEERS),"peers-$(word 1,$(subst :, ,$(pair)))(django='$(word 2,$(subst :, ,$(pair)))', package='$(package)')"))
+
+peers: $(STAMP_DEPS)
+	$(PY) scripts/peers_table.py --clear -- $(PEERS_SELECTION); \
+	status=0; \
+	PATH="$(MATRIX_PATH)$(if $(MATRIX_PATH),:)$$PATH" \
+		$(NOX) --error-on-missing-interpreters $(PEERS_SELECTION) $(NOXFLAGS) || status=$$?; \
+	$(PY) scripts/peers_table.py -- $(PEERS_SELECTION) || status=$$?; \
+	exit $$status
 
 ## build: release wheel and sdist into dist/
 build: $(STAMP_DEPS)

@@ -27,6 +27,10 @@ when it fails; ``scripts/matrix_table.py`` prints them as one table.
 
 Interpreters are looked up on PATH (``python3.12``, ...); the Makefile puts
 pyenv's first. A missing one fails its sessions (never a silent skip).
+
+The ``peers-*`` sessions (tag ``peers``, not run by a plain ``nox``; ``make
+peers``) run other packages' own test suites with the same wheels: see the
+section at the end of this file.
 """
 
 from __future__ import annotations
@@ -284,8 +288,11 @@ def matrix_wheel(session: nox.Session, python: str) -> tuple[Path, bool, float]:
     return wheel, False, seconds
 
 
-def installed_versions(session: nox.Session) -> dict[str, str]:
-    """The versions of RECORDED_DISTRIBUTIONS installed in the session."""
+def installed_versions(
+    session: nox.Session, extra: Sequence[str] = ()
+) -> dict[str, str]:
+    """The versions of RECORDED_DISTRIBUTIONS (and of ``extra``) installed in
+    the session."""
     code = (
         "import importlib.metadata as m, json\n"
         "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
@@ -297,7 +304,8 @@ def installed_versions(session: nox.Session) -> dict[str, str]:
         return re.sub(r"[-_.]+", "-", name).lower()
 
     found = {normal(name): version for name, version in versions.items()}
-    return {name: found[name] for name in RECORDED_DISTRIBUTIONS if name in found}
+    names = dict.fromkeys([*RECORDED_DISTRIBUTIONS, *map(normal, extra)])
+    return {name: found[name] for name in names if name in found}
 
 
 def run_pytest(session: nox.Session, log: Path) -> dict[str, Any]:
@@ -376,14 +384,22 @@ def suites_marker() -> str:
     return str(module.MARKER)
 
 
-def tee(session: nox.Session, args: Sequence[str], log: Path) -> tuple[int, str]:
-    """Run ``args`` in the session's virtualenv from the repository root,
-    showing its output as it comes and keeping it in ``log``; its exit status
-    and output. (nox's ``session.run`` either shows the output or returns
-    it.)"""
+def tee(
+    session: nox.Session,
+    args: Sequence[str],
+    log: Path,
+    *,
+    cwd: Path = ROOT,
+    env_overrides: dict[str, str | None] | None = None,
+) -> tuple[int, str]:
+    """Run ``args`` in the session's virtualenv from ``cwd`` (the repository
+    root unless told), showing its output as it comes and keeping it in
+    ``log``; its exit status and output. (nox's ``session.run`` either shows
+    the output or returns it.) ``env_overrides`` sets variables on top of the
+    session's, None unsetting one."""
     bin_dir = str(session.bin)
     env = dict(os.environ)
-    for name, value in session.env.items():
+    for name, value in {**session.env, **(env_overrides or {})}.items():
         if value is None:
             env.pop(name, None)
         else:
@@ -398,7 +414,7 @@ def tee(session: nox.Session, args: Sequence[str], log: Path) -> tuple[int, str]
         log.open("w") as file,
         subprocess.Popen(
             [executable, *args[1:]],
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -435,3 +451,323 @@ def make_session(python: str) -> None:
 
 for _python in PYTHONS:
     make_session(_python)
+
+
+# -- make peers: the test suites of packages people run beside Django ---------
+#
+# Each (pair, package) is one session, ``peers-<python>(django='<series>',
+# package='<name>')``, tagged ``peers`` and left out of a plain ``nox`` run
+# (and so of ``make matrix``): the package's own suite, from its source
+# distribution, with the runner its own CI uses, on SQLite, run twice in the
+# same virtualenv: on stock Django's dispatcher (FASTDISPATCH_DISABLE=1) and
+# on the native one, each proven. The wheel is the matrix's (matrix_wheel).
+# Results: .nox-results/peers/<session>.json; scripts/peers_table.py prints
+# them and fails when a test fails only under native or the runs differ.
+
+PEERS_FILE = ROOT / "scripts" / "peers.toml"
+PEERS_CACHE = ROOT / ".cache" / "peers"
+PEERS_RESULTS = RESULTS_DIR / "peers"
+PEERS_PROBE = ROOT / "scripts" / "peers_probe.py"
+PEERS_SETTINGS = ROOT / "scripts" / "peers_settings"
+PEERS_TAG = "peers"
+PEER_PAIRS = (("3.11", "5.2"), ("3.13", "6.1"))
+# The two runs of each suite: name, FASTDISPATCH_DISABLE, whether the
+# process must use the native Signal.
+PEER_MODES = (("stock", "1", False), ("native", None, True))
+PEER_REPORT_VARIABLE = "FASTDISPATCH_PEERS_REPORT"
+SHIM_ACTIVE = re.compile(r"^shim: active \(", re.MULTILINE)
+SHIM_OFF = re.compile(r"^shim: off \(", re.MULTILINE)
+SIGNAL_IS_NATIVE = re.compile(r"^django\.dispatch\.Signal is \S+: (True|False)$", re.M)
+INTERNALS = re.compile(r"^internals of Django: (.*)$", re.MULTILINE)
+
+
+def peer_packages() -> dict[str, dict[str, Any]]:
+    """scripts/peers.toml: each package's version, source, runner."""
+    with PEERS_FILE.open("rb") as file:
+        return tomllib.load(file)
+
+
+def peers_result_path(session_name: str) -> Path:
+    """Where the peers session ``session_name`` records its results."""
+    return PEERS_RESULTS / result_path(session_name).name
+
+
+def peer_sdist(session: nox.Session, name: str, spec: dict[str, Any]) -> Path:
+    """The package's source distribution, from .cache/peers/ or else
+    downloaded there from the package index; its hash checked."""
+    version = spec["version"]
+    filename = f"{re.sub(r'[-_.]+', '_', name)}-{version}.tar.gz"
+    sdist = PEERS_CACHE / filename
+    if not sdist.is_file():
+        PEERS_CACHE.mkdir(parents=True, exist_ok=True)
+        session.run(
+            "python", "-m", "pip", "download", "--quiet", "--no-deps",
+            "--no-binary", ":all:", "--dest", str(PEERS_CACHE),
+            f"{name}=={version}",
+        )  # fmt: skip
+    if not sdist.is_file():
+        session.error(f"pip download left no {filename} in {PEERS_CACHE}")
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    if digest != spec["sha256"]:
+        session.error(
+            f"{sdist.relative_to(ROOT)}: sha256 {digest}, not the"
+            f" {spec['sha256']} of scripts/peers.toml"
+        )
+    return sdist
+
+
+def peer_checkout(session: nox.Session, name: str, spec: dict[str, Any]) -> Path:
+    """The package's repository at its release tag, for a package whose sdist
+    leaves out part of its tests (their fixtures, templates): a shallow clone
+    in .cache/peers/<name>-<tag>/, made once; its commit checked."""
+    checkout = PEERS_CACHE / f"{name}-{spec['tag']}"
+    if not (checkout / ".git").is_dir():
+        PEERS_CACHE.mkdir(parents=True, exist_ok=True)
+        session.run(
+            "git", "clone", "--quiet", "--depth", "1", "--branch", spec["tag"],
+            spec["repository"], str(checkout), external=True,
+        )  # fmt: skip
+    head = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if head != spec["commit"]:
+        session.error(
+            f"{checkout.relative_to(ROOT)} is at {head}, not at the"
+            f" {spec['commit']} of scripts/peers.toml"
+        )
+    return checkout
+
+
+def unpack(source: Path, into: Path) -> Path:
+    """A fresh copy of the tests' tree in ``into``, from an sdist or from a
+    checkout (without its .git); its top folder."""
+    import tarfile
+
+    shutil.rmtree(into, ignore_errors=True)
+    into.mkdir(parents=True)
+    if source.is_dir():
+        top = into / source.name
+        shutil.copytree(
+            source, top, symlinks=True, ignore=shutil.ignore_patterns(".git")
+        )
+        return top
+    sdist = source
+    with tarfile.open(sdist) as archive:
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(into, filter="data")
+        else:  # Python without extraction filters (before 3.10.12/3.11.4)
+            archive.extractall(into)  # noqa: S202 (an sdist of known hash)
+    (top,) = into.iterdir()
+    return top
+
+
+def prove_dispatcher(
+    session: nox.Session, mode: str, disable: str | None, native: bool
+) -> dict[str, Any]:
+    """``python -m fastdispatch`` in the virtualenv, with the run's
+    environment: the shim must be active for the native run, off for the
+    stock one. Fails the session otherwise."""
+    env = {"FASTDISPATCH_DISABLE": disable}
+    output = session.run("python", "-m", "fastdispatch", silent=True, env=env) or ""
+    signal = SIGNAL_IS_NATIVE.search(output)
+    internals = INTERNALS.search(output)
+    expected_shim = SHIM_ACTIVE if native else SHIM_OFF
+    if not expected_shim.search(output) or not signal:
+        session.error(f"{mode} run: python -m fastdispatch says:\n{output}")
+    if (signal.group(1) == "True") != native:
+        session.error(f"{mode} run: {signal.group(0)}")
+    session.log(f"{mode} run: {signal.group(0)}")
+    return {
+        "python -m fastdispatch": output.strip().splitlines(),
+        "internals": internals.group(1) if internals else None,
+    }
+
+
+def run_peer_suite(
+    session: nox.Session,
+    name: str,
+    spec: dict[str, Any],
+    tests_source: Path,
+    mode: str,
+    disable: str | None,
+    native: bool,
+) -> dict[str, Any]:
+    """One run of the package's suite, stock or native; what it ran."""
+    tmp = Path(session.create_tmp()).resolve()
+    tree = unpack(tests_source, tmp / mode)
+    report = tmp / f"{mode}.json"
+    report.unlink(missing_ok=True)
+    log = tmp / f"{mode}.log"
+    cwd = tree / spec.get("cwd", ".")
+    env: dict[str, str | None] = {
+        "FASTDISPATCH_DISABLE": disable,
+        PEER_REPORT_VARIABLE: str(report),
+        **spec.get("env", {}),
+    }
+    path = [str(PEERS_PROBE.parent)]
+    if spec.get("settings"):
+        path.append(str(PEERS_SETTINGS))
+        env["DJANGO_SETTINGS_MODULE"] = spec["settings"]
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    if spec["runner"] == "pytest":
+        args = ["python", "-m", "pytest", "-p", PEERS_PROBE.stem, *spec["args"]]
+    else:
+        args = ["python", str(PEERS_PROBE), spec["script"], *spec["args"]]
+    started = time.monotonic()
+    status, _ = tee(session, args, log, cwd=cwd, env_overrides=env)
+    seconds = round(time.monotonic() - started, 1)
+    if not report.is_file():
+        session.error(f"{mode} run of {name} wrote no report (exit status {status})")
+    found = json.loads(report.read_text())
+    dispatcher = found["dispatcher"]
+    if dispatcher.get("native") is not native:
+        session.error(f"{mode} run of {name}: the suite's process used {dispatcher}")
+    return {
+        "exit_code": status,
+        "seconds": seconds,
+        "tests": found["tests"],
+        "failed": found["failed"],
+        "skipped": len(found["skipped"]),
+        "dispatcher": dispatcher,
+        "log": str(log.relative_to(ROOT)),
+    }
+
+
+def run_peer(session: nox.Session, series: str, name: str) -> None:
+    """One package's suite on one pair, stock then native; results recorded."""
+    python = str(session.python)
+    spec = peer_packages()[name]
+    result: dict[str, Any] = {
+        "session": session.name,
+        "python": python,
+        "django_series": series,
+        "package": name,
+        "version": spec["version"],
+        "declares_django": spec.get("django", []),
+        "server_only": spec.get("server_only", ""),
+        "status": "error",
+        "stage": "start",
+    }
+    target = peers_result_path(session.name)
+    target.unlink(missing_ok=True)
+    unsupported = spec.get("unsupported", {}).get(series)
+    if unsupported:
+        result.update(status="unsupported", stage="none", reason=unsupported)
+        PEERS_RESULTS.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(result, indent=2) + "\n")
+        session.skip(f"{name} {spec['version']} on Django {series}: {unsupported}")
+    started = time.monotonic()
+    try:
+        for variable in UNSET_VARIABLES:
+            session.env[variable] = None
+
+        result["stage"] = "build"
+        wheel, reused, build_seconds = matrix_wheel(session, python)
+        result["wheel"] = {
+            "file": wheel.name,
+            "reused": reused,
+            "build_seconds": round(build_seconds, 1),
+        }
+
+        result["stage"] = "source"
+        # The package is installed from its sdist, as users get it; its tests
+        # run from the sdist too, or from the repository at the release tag
+        # where the sdist lacks some of their files.
+        sdist = peer_sdist(session, name, spec)
+        tests_source = sdist
+        if spec["source"] == "repository":
+            tests_source = peer_checkout(session, name, spec)
+        result["tests_from"] = (
+            f"{spec['repository']} at {spec['tag']} ({spec['commit']})"
+            if spec["source"] == "repository"
+            else sdist.name
+        )
+
+        result["stage"] = "install"
+        constraints = Path(CONSTRAINTS_DIR, f"django-{series}.txt")
+        session.install(
+            str(wheel),
+            f"Django~={series}.0",
+            str(sdist),
+            *spec.get("deps", []),
+            "-c",
+            str(constraints),
+        )
+        result["installed"] = installed_versions(session, extra=(name, "pytest"))
+
+        for mode, disable, native in PEER_MODES:
+            result["stage"] = f"{mode}-proof"
+            proof = prove_dispatcher(session, mode, disable, native)
+            result["stage"] = mode
+            result[mode] = {
+                **proof,
+                **run_peer_suite(
+                    session, name, spec, tests_source, mode, disable, native
+                ),
+            }
+
+        result["stage"] = "done"
+        stock, native_run = result["stock"], result["native"]
+        only_native = sorted(set(native_run["failed"]) - set(stock["failed"]))
+        result["failing_only_under_native"] = only_native
+        result["failing_only_under_stock"] = sorted(
+            set(stock["failed"]) - set(native_run["failed"])
+        )
+        result["run_only_under_stock"] = sorted(
+            set(stock["tests"]) - set(native_run["tests"])
+        )
+        result["run_only_under_native"] = sorted(
+            set(native_run["tests"]) - set(stock["tests"])
+        )
+        result["problems"] = problems = []
+        for mode in ("stock", "native"):
+            if not result[mode]["tests"]:
+                problems.append(f"the {mode} run ran no test")
+        if stock["exit_code"] != native_run["exit_code"]:
+            problems.append(
+                f"the runner exited with status {stock['exit_code']} under"
+                f" stock, {native_run['exit_code']} under native"
+            )
+        same = not (
+            problems
+            or only_native
+            or result["failing_only_under_stock"]
+            or result["run_only_under_stock"]
+            or result["run_only_under_native"]
+        )
+        result["status"] = "ok" if same else "failed"
+    except BaseException as error:
+        result["error"] = f"{type(error).__name__}: {error}".rstrip(": ")
+        raise
+    finally:
+        result["seconds"] = round(time.monotonic() - started, 1)
+        result["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        PEERS_RESULTS.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(result, indent=2) + "\n")
+    if result["status"] != "ok":
+        reason = "the stock and native runs differ (scripts/peers_table.py)"
+        session.warn(f"{session.name}: {reason}")
+        raise CommandFailed(reason)
+
+
+def make_peers_session(python: str, series: str) -> None:
+    """Register ``peers-<python>(django=..., package=...)``: one session a
+    package, left out of a plain ``nox`` run."""
+
+    def peers(session: nox.Session, django: str, package: str) -> None:
+        run_peer(session, django, package)
+
+    peers.__doc__ = f"packages' own suites, stock and native, Python {python}"
+    params = [
+        nox.param(series, package, tags=[PEERS_TAG]) for package in peer_packages()
+    ]
+    nox.session(name=f"peers-{python}", python=python, default=False)(
+        nox.parametrize(("django", "package"), params)(peers)
+    )
+
+
+for _python, _series in PEER_PAIRS:
+    make_peers_session(_python, _series)
