@@ -266,7 +266,9 @@ def _id_like(value):
     opposed to a dispatch_uid chosen here."""
     if isinstance(value, tuple) and len(value) == 2:
         return all(_id_like(part) for part in value)
-    return type(value) is int and 2**32 < value < 2**64
+    # Ids are addresses: above 2**16 (under valgrind, with the system
+    # allocator, they are below 2**32), and none of SAFE_UIDS' ints is there.
+    return type(value) is int and 2**16 <= value < 2**64
 
 
 class World:
@@ -1008,22 +1010,24 @@ class DifferentialMachine(RuleBasedStateMachine):
         for world in self.worlds:
             del world.senders[label]
         gc.collect()
-        for world in self.worlds:
-            for signal in world.signals:
-                with signal.lock:
-                    if (
-                        world is self.django
-                        and kind not in PERMANENT_SENDER_KINDS
-                        and any(row[0][1] == dead_key for row in signal.receivers)
-                    ):
-                        signal._dead_receivers = False
-                        signal.receivers = [
-                            row
-                            for row in signal.receivers
-                            if row[0][1] != dead_key and not _dead_weak_row(row)
-                        ]
-                    else:
-                        signal._clear_dead_receivers()
+        for signal in self.django.signals:
+            with signal.lock:
+                if kind not in PERMANENT_SENDER_KINDS and any(
+                    row[0][1] == dead_key for row in signal.receivers
+                ):
+                    signal._dead_receivers = False
+                    signal.receivers = [
+                        row
+                        for row in signal.receivers
+                        if row[0][1] != dead_key and not _dead_weak_row(row)
+                    ]
+                else:
+                    signal._clear_dead_receivers()
+        # fastdispatch's takes its lock itself. Held here through
+        # ``signal.lock``, it would be the hold of Python code, which a
+        # finaliser run by the cleanup ("release_unowned") may give back.
+        for signal in self.fast.signals:
+            signal._clear_dead_receivers()
 
     # --- the signal's API ---------------------------------------------------
 
