@@ -9,6 +9,7 @@
 #   make matrix  every (Python, Django) pair in nox (PAIRS=3.12:6.1), then dist-check
 #   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
 #   make peers   other packages' own suites, stock vs native (PEERS=django-reversion)
+#   make peers-ci  the part of make peers CI runs (not django-extensions)
 #   make sanitize  debug build under the debug allocator and -X dev, then valgrind
 #   make build   a wheel for .venv's Python (linux tag) and the sdist into dist/
 #   make dist    the sdist and manylinux_2_17 wheels for CPython 3.10-3.13 into dist/
@@ -56,7 +57,7 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 
 .PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
 	django-suites demo lint fmt bench bench-app build dist dist-check print-dist-args matrix \
-	matrix-ci peers clean distclean help sanitize sanitize-install sanitize-dev \
+	matrix-ci peers peers-ci clean distclean help sanitize sanitize-install sanitize-dev \
 	sanitize-valgrind
 
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
@@ -254,6 +255,13 @@ PEERS_PAIRS ?= 3.11:5.2 3.13:6.1
 # [name.unsupported]).
 PEERS ?= $(shell sed -n 's/^\[\([^].]*\)\]$$/\1/p' scripts/peers.toml)
 PEERS_SELECTION = -s $(foreach pair,$(PEERS_PAIRS),$(foreach package,$(PEERS),"peers-$(word 1,$(subst :, ,$(pair)))(django='$(word 2,$(subst :, ,$(pair)))', package='$(package)')"))
+
+## peers-ci: the part of `make peers` CI runs: both pairs, every package
+## whose tests come from the package index (not django-extensions, whose
+## come from its repository)
+PEERS_CI := django-simple-history django-model-utils django-reversion django-auditlog
+peers-ci:
+	$(MAKE) --no-print-directory peers PEERS="$(PEERS_CI)"
 
 peers: $(STAMP_DEPS)
 	$(PY) scripts/peers_table.py --clear -- $(PEERS_SELECTION); \
