@@ -5,6 +5,7 @@
 #   make lint    rustfmt, clippy and ruff
 #   make bench   side-by-side and application tables, then Criterion benchmarks
 #   make bench-app  the application table alone (whole Django workloads)
+#   make bench-pythons  the side-by-side table on each Python 3.10-3.13
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
 #   make matrix  every (Python, Django) pair in nox (PAIRS=3.12:6.1), then dist-check
 #   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
@@ -56,7 +57,7 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
-	django-suites demo lint fmt bench bench-app build dist dist-check print-dist-args matrix \
+	django-suites demo lint fmt bench bench-app bench-pythons build dist dist-check print-dist-args matrix \
 	matrix-ci peers peers-ci clean distclean help sanitize sanitize-install sanitize-dev \
 	sanitize-valgrind
 
@@ -68,7 +69,7 @@ test: fmt-check clippy cargo-test bench-build ruff install django-suites pytest
 ## venv: .venv with the tools of requirements-dev.txt
 venv: $(STAMP_DEPS)
 
-$(STAMP_DEPS): requirements-dev.txt requirements-test.txt
+$(STAMP_DEPS): requirements-dev.txt requirements-test.txt requirements-bench.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -140,7 +141,7 @@ SAN_SUITES := tests/reliability $(wildcard tests/test_signal_*.py)
 VALGRIND_EXAMPLES ?= 25
 VALGRIND_SUPP := scripts/valgrind-python.supp
 
-$(SAN_STAMP_DEPS): requirements-dev.txt
+$(SAN_STAMP_DEPS): requirements-dev.txt requirements-test.txt requirements-bench.txt
 	test -x $(SAN_PY) || $(PYTHON) -m venv $(SAN_VENV)
 	$(SAN_PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -189,6 +190,21 @@ bench: install
 	$(PY) benchmarks/compare.py
 	$(PY) benchmarks/app_compare.py
 	$(EMBED_ENV) cargo bench
+
+## bench-pythons: the side-by-side table on each Python of BENCH_PYTHONS,
+## each in a nox session of its own (bench-<python>: the matrix's wheel, the
+## newest Django series that Python supports), then one table of the ratios
+## to Django per Python, each against its target (benchmarks/pythons_table.py)
+##   make bench-pythons BENCH_PYTHONS="3.10 3.13" NOXFLAGS="-- --quick"
+BENCH_PYTHONS ?= 3.10 3.11 3.12 3.13
+bench-pythons: $(STAMP_DEPS)
+	status=0; \
+	PATH="$(MATRIX_PATH)$(if $(MATRIX_PATH),:)$$PATH" \
+		$(NOX) --error-on-missing-interpreters \
+		-s $(foreach python,$(BENCH_PYTHONS),bench-$(python)) $(NOXFLAGS) || status=$$?; \
+	$(PY) benchmarks/pythons_table.py \
+		$(foreach python,$(BENCH_PYTHONS),bench-results/python$(python)) || status=$$?; \
+	exit $$status
 
 ## bench-app: whole Django workloads (ORM on SQLite in memory, requests,
 ## override_settings) on Django's dispatcher and on fastdispatch, interleaved

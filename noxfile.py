@@ -771,3 +771,56 @@ def make_peers_session(python: str, series: str) -> None:
 
 for _python, _series in PEER_PAIRS:
     make_peers_session(_python, _series)
+
+
+# -- make bench-pythons: the side-by-side table on every Python ---------------
+#
+# One session per Python, ``bench-<python>`` (tag ``bench``, left out of a
+# plain ``nox`` run): the matrix's wheel (matrix_wheel) beside the newest
+# Django series that Python supports and requirements-bench.txt, then
+# benchmarks/compare.py into bench-results/python<python>/ (options after
+# ``--`` go to it: ``-- --quick``). benchmarks/pythons_table.py puts the
+# runs side by side, with the targets.
+
+BENCH_TAG = "bench"
+BENCH_RESULTS = ROOT / "bench-results"
+BENCH_REQUIREMENTS = "requirements-bench.txt"
+COMPARE_SCRIPT = ROOT / "benchmarks" / "compare.py"
+
+
+def newest_series(python: str) -> str:
+    """The newest Django series of DJANGO_PYTHONS that supports ``python``."""
+    series = [name for name, supported in DJANGO_PYTHONS.items() if python in supported]
+    return max(series, key=lambda name: tuple(map(int, name.split("."))))
+
+
+def run_bench(session: nox.Session) -> None:
+    """compare.py on the session's Python, with the wheel users install."""
+    python = str(session.python)
+    series = newest_series(python)
+    for name in UNSET_VARIABLES:
+        session.env[name] = None
+    wheel, _, _ = matrix_wheel(session, python)
+    session.install(
+        str(wheel),
+        f"Django~={series}.0",
+        "-r",
+        BENCH_REQUIREMENTS,
+        "-c",
+        str(Path(CONSTRAINTS_DIR, f"django-{series}.txt")),
+    )
+    session.run("python", str(SUITES_SCRIPT.relative_to(ROOT)), "--check-only")
+    out = BENCH_RESULTS / f"python{python}"
+    session.run(
+        "python",
+        str(COMPARE_SCRIPT.relative_to(ROOT)),
+        "--out",
+        str(out.relative_to(ROOT)),
+        *session.posargs,
+    )
+
+
+for _python in PYTHONS:
+    nox.session(
+        name=f"bench-{_python}", python=_python, default=False, tags=[BENCH_TAG]
+    )(run_bench)

@@ -482,6 +482,23 @@ ROWS = [
 ]
 
 
+# The least ratio to Django (Django's time / fastdispatch's) each row must
+# reach, on every supported Python; rows not named have no target. asend with
+# sync receivers hands them to a thread as Django does, so there the target
+# is only not to be slower.
+TARGETS = {
+    "send_0": 3.0,
+    "send_1": 4.0,
+    "send_10": 2.5,
+    "send_100": 2.0,
+    "send_filtered_100": 15.0,
+    "cycle_10000": 100.0,
+    "asend_0": 3.0,
+    "asend_robust_0": 3.0,
+    **{f"{method}_{n}": 1.0 for method in ("asend", "asend_robust") for n in (1, 10)},
+}
+
+
 def not_applicable(row, lib):
     """Why `lib` has no result in `row`, or None when it has one."""
     if row.caching and lib in ("blinker", "psygnal"):
@@ -953,6 +970,18 @@ def render_table(report):
         ratio_cell,
     )
 
+    targeted = [result for result in report["rows"] if result.get("target") is not None]
+    if targeted:
+        lines.append("Targets (fastdispatch's ratio to Django, at least)")
+        for result in targeted:
+            ratio = result["results"]["fastdispatch"]["ratio_to_django"]
+            verdict = "met" if ratio >= result["target"] else "MISSED"
+            lines.append(
+                f"{result['label']:<{width}}{ratio:>{col - 1}.2f}x"
+                f"{result['target']:>{col - 1}g}x   {verdict}"
+            )
+        lines.append("")
+
     overhead_columns = []
     for shape, names in (
         ("kwargs", ("django", "fastdispatch")),
@@ -1238,6 +1267,7 @@ def assemble_row(row, timings, check, statistic):
             if not_applicable(row, name)
         },
         "check": check,
+        "target": TARGETS.get(row.id),
     }
 
 

@@ -153,3 +153,65 @@ def test_chart_written(quick_run, report):
     png = out / "compare.png"
     assert png.exists()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_targeted_rows_are_judged_in_the_table(quick_run, report):
+    """Rows with a target carry it in the JSON, and the table says for each
+    whether fastdispatch's ratio reached it."""
+    targeted = [row for row in report["rows"] if row["target"] is not None]
+    assert {row["id"] for row in targeted} >= {
+        "send_0",
+        "send_1",
+        "send_10",
+        "send_100",
+        "send_filtered_100",
+        "cycle_10000",
+    }
+    proc, _ = quick_run
+    section = proc.stdout.split("Targets (")[1].split("\n\n")[0].splitlines()[1:]
+    assert len(section) == len(targeted)
+    for line, row in zip(section, targeted, strict=True):
+        met = row["results"]["fastdispatch"]["ratio_to_django"] >= row["target"]
+        assert line.startswith(row["label"])
+        assert line.endswith("met" if met else "MISSED"), line
+
+
+PYTHONS_TABLE = ROOT / "benchmarks" / "pythons_table.py"
+
+
+def run_pythons_table(*paths):
+    return subprocess.run(
+        [sys.executable, str(PYTHONS_TABLE), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_pythons_table_sets_runs_side_by_side(quick_run, report, tmp_path):
+    """One column per run; a row below its target is starred and makes the
+    exit status 1; a run that is missing makes it 2."""
+    _, out = quick_run
+    slow = json.loads(json.dumps(report))
+    row = next(row for row in slow["rows"] if row["id"] == "send_1")
+    row["results"]["fastdispatch"]["ratio_to_django"] = row["target"] / 2
+    slow["meta"]["versions"]["python"] = "3.99.0"
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "compare.json").write_text(json.dumps(slow))
+
+    proc = run_pythons_table(out, tmp_path / "slow")
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "3.99.0 / " in lines[1]
+    send_1 = next(line for line in lines if line.startswith(row["label"] + " "))
+    first, second = send_1.split()[-3:-1]
+    assert second == f"{row['target'] / 2:.2f}x*"
+    real = next(r for r in report["rows"] if r["id"] == "send_1")
+    assert (
+        first.rstrip("*")
+        == f"{real['results']['fastdispatch']['ratio_to_django']:.2f}x"
+    )
+
+    missing = run_pythons_table(out, tmp_path / "absent")
+    assert missing.returncode == 2
+    assert "no compare.json in" in missing.stderr
