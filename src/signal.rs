@@ -280,8 +280,9 @@ impl Signal {
     }
 
     /// What `asend` and `asend_robust` run: `_live_receivers(sender)`, or
-    /// None when `admits` says there is nothing to send (then no receivers
-    /// list is built and no thread is entered).
+    /// None when there is nothing to send: `admits` says so (then no
+    /// receivers list is built), or both lists came back empty. Either way
+    /// `asend` returns at once, with no task and no thread.
     fn _asend_receivers<'py>(
         slf: &Bound<'py, Self>,
         sender: &Bound<'py, PyAny>,
@@ -289,8 +290,15 @@ impl Signal {
         if !slf.get().admits(sender)? {
             return Ok(None);
         }
-        slf.call_method1(intern!(slf.py(), "_live_receivers"), (sender,))
-            .map(Some)
+        let live = slf.call_method1(intern!(slf.py(), "_live_receivers"), (sender,))?;
+        // Anything but a pair of sized values (a replaced `_live_receivers`
+        // may return it) goes to `asend`, to fail there as it does in Django.
+        if let Ok(pair) = live.cast::<PyTuple>() {
+            if pair.len() == 2 && pair.iter().all(|half| half.len().is_ok_and(|n| n == 0)) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(live))
     }
 
     /// Whether any live receiver would be called for `sender`.

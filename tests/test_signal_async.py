@@ -707,6 +707,30 @@ def test_asend_for_a_sender_nobody_listens_to_enters_no_thread():
     assert runs == []
 
 
+@fastdispatch_only(
+    "Django 5.0 to 6.0 gather nothing when no receiver is live for the sender,"
+    " yielding to the event loop once",
+    when=not TASK_GROUP,
+)
+@pytest.mark.parametrize("method", ["asend", "asend_robust"])
+def test_asend_for_a_sender_nobody_listens_to_returns_without_yielding(method):
+    signal = Signal()
+
+    class Other:
+        pass
+
+    def receiver(sender, **kwargs):
+        return "called"
+
+    signal.connect(receiver, sender=Other, weak=False)
+    # Driven by hand, without an event loop: a coroutine that awaited a task
+    # or a thread would hand a future out of send(None) instead of finishing.
+    coroutine = getattr(signal, method)(sender=Sender)
+    with pytest.raises(StopIteration) as finished:
+        coroutine.send(None)
+    assert finished.value.value == []
+
+
 @fastdispatch_only("asend reads no receivers list (Django's reads its own list)")
 def test_asend_does_not_build_the_receivers_list():
     reads = []

@@ -135,12 +135,9 @@ def _sync_calls(signal, receivers, sender, named, robust):
     return responses
 
 
-async def _asend_in_order(signal, sender, named, robust):
+async def _asend_in_order(signal, sender, named, robust, receivers):
     """Django 6.1's ``asend``: the sync receivers first (all behind one
     thread hop, in connection order), then the async ones, concurrently."""
-    receivers = signal._asend_receivers(sender)
-    if receivers is None:
-        return []
     sync_receivers, async_receivers = receivers
     responses = []
     if sync_receivers:
@@ -154,12 +151,9 @@ async def _asend_in_order(signal, sender, named, robust):
     return responses
 
 
-async def _asend_together(signal, sender, named, robust):
+async def _asend_together(signal, sender, named, robust, receivers):
     """Django 5.0 to 6.0's ``asend``: the sync receivers (behind one thread
     hop) and the async ones, all at the same time, through ``asyncio.gather``."""
-    receivers = signal._asend_receivers(sender)
-    if receivers is None:
-        return []
     sync_receivers, async_receivers = receivers
 
     async def sync_send():
@@ -190,13 +184,21 @@ async def asend(self, sender, **named):
     receivers then run concurrently. A receiver's exception propagates.
     Returns ``[(receiver, response), ...]``.
     """
-    return await _asend(self, sender, named, robust=False)
+    # Nothing live for this sender: no task, no thread (Django 5.0 to 6.0
+    # would still gather nothing), and only this one coroutine.
+    receivers = self._asend_receivers(sender)
+    if receivers is None:
+        return []
+    return await _asend(self, sender, named, False, receivers)
 
 
 async def asend_robust(self, sender, **named):
     """As ``asend``, but an ``Exception`` raised by a receiver is logged and
     returned as that receiver's response."""
-    return await _asend(self, sender, named, robust=True)
+    receivers = self._asend_receivers(sender)
+    if receivers is None:
+        return []
+    return await _asend(self, sender, named, True, receivers)
 
 
 # Named as Django's methods, for tracebacks and argument errors.
