@@ -2,7 +2,8 @@
 #
 #   make test    everything CI checks (the default goal)
 #   make demo    a small Django project on the native dispatcher
-#   make lint    rustfmt, clippy and ruff
+#   make lint    rustfmt, clippy, ruff and the type checks (typecheck)
+#   make typecheck  mypy --strict, stubtest of the native module's stubs
 #   make bench   side-by-side and application tables, then Criterion benchmarks
 #   make bench-app  the application table alone (whole Django workloads)
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
@@ -55,7 +56,7 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 	$(shell find src python -type f -not -name '*.so' -not -name '*.pyc' \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
+.PHONY: test venv install fmt-check clippy cargo-test bench-build ruff typecheck pytest fuzz \
 	django-suites demo lint fmt bench bench-app build dist dist-check print-dist-args matrix \
 	matrix-ci peers peers-ci clean distclean help sanitize sanitize-install sanitize-dev \
 	sanitize-valgrind
@@ -63,7 +64,7 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
 ## build, ruff, then (with the wheel installed) Django's own dispatch and
 ## signals suites under the shim, and pytest last (its summary closes the log)
-test: fmt-check clippy cargo-test bench-build ruff install django-suites pytest
+test: fmt-check clippy cargo-test bench-build ruff install typecheck django-suites pytest
 
 ## venv: .venv with the tools of requirements-dev.txt
 venv: $(STAMP_DEPS)
@@ -173,8 +174,18 @@ sanitize-valgrind: sanitize-install
 		--undef-value-errors=no --suppressions=$(VALGRIND_SUPP) --quiet \
 		$(SAN_PY) -m pytest -p no:cacheprovider -q tests/reliability
 
-## lint: the static checks of `make test`
-lint: fmt-check clippy ruff
+## typecheck: mypy --strict on python/fastdispatch and on the user code of
+## tests/typing (written against django.dispatch and fastdispatch, checked with
+## Django's stubs), then stubtest: python/fastdispatch/_native.pyi against the
+## installed native module (allowed differences, each with its reason, in
+## tests/typing/stubtest_allowlist.txt)
+typecheck: install
+	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest fastdispatch._native --mypy-config-file pyproject.toml \
+		--allowlist tests/typing/stubtest_allowlist.txt
+
+## lint: the static checks of `make test` (typecheck builds the wheel first)
+lint: fmt-check clippy ruff typecheck
 
 ## fmt: format the Rust and Python sources in place
 fmt: $(STAMP_DEPS)
