@@ -7,6 +7,7 @@
 #   make bench   side-by-side and application tables, then Criterion benchmarks
 #   make bench-app  the application table alone (whole Django workloads)
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
+#   make django-suites  Django's own dispatch and signals suites, output shown
 #   make matrix  every (Python, Django) pair in nox (PAIRS=3.12:6.1), then dist-check
 #   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
 #   make peers   other packages' own suites, stock vs native (PEERS=django-reversion)
@@ -62,9 +63,10 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 	sanitize-valgrind
 
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
-## build, ruff, then (with the wheel installed) Django's own dispatch and
-## signals suites under the shim, and pytest last (its summary closes the log)
-test: fmt-check clippy cargo-test bench-build ruff install typecheck django-suites pytest
+## build, ruff, then (with the wheel installed) the type checks, and pytest
+## last (its summary closes the log), which also runs Django's own dispatch
+## and signals suites under the shim, once (tests/test_django_suites.py)
+test: fmt-check clippy cargo-test bench-build ruff install typecheck pytest
 
 ## venv: .venv with the tools of requirements-dev.txt
 venv: $(STAMP_DEPS)
@@ -107,7 +109,9 @@ ruff: $(STAMP_DEPS)
 	$(VENV)/bin/ruff format --check .
 
 ## django-suites: Django's own `dispatch` and `signals` test suites, from the
-## sdist of the installed Django version, with the shim proven active
+## sdist of the installed Django version, with the shim proven active, their
+## output shown as it comes. Not part of `make test`, whose pytest runs them
+## (tests/test_django_suites.py, which also checks that both suites ran)
 django-suites: install
 	$(PY) scripts/run_django_suites.py
 
