@@ -179,14 +179,14 @@ sanitize-valgrind: sanitize-install
 		$(SAN_PY) -m pytest -p no:cacheprovider -q tests/reliability
 
 ## typecheck: mypy --strict on python/fastdispatch and on the user code of
-## tests/typing (written against django.dispatch and fastdispatch, checked with
+## tests/typecheck (written against django.dispatch and fastdispatch, checked with
 ## Django's stubs), then stubtest: python/fastdispatch/_native.pyi against the
 ## installed native module (allowed differences, each with its reason, in
-## tests/typing/stubtest_allowlist.txt)
+## tests/typecheck/stubtest_allowlist.txt)
 typecheck: install
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest fastdispatch._native --mypy-config-file pyproject.toml \
-		--allowlist tests/typing/stubtest_allowlist.txt
+		--allowlist tests/typecheck/stubtest_allowlist.txt
 
 ## lint: the static checks of `make test` (typecheck builds the wheel first)
 lint: fmt-check clippy ruff typecheck
