@@ -178,7 +178,8 @@ sanitize-valgrind: sanitize-install
 		--undef-value-errors=no --suppressions=$(VALGRIND_SUPP) --quiet \
 		$(SAN_PY) -m pytest -p no:cacheprovider -q tests/reliability
 
-## typecheck: mypy --strict on python/fastdispatch and on the user code of
+## typecheck: mypy --strict on python/fastdispatch, the start-up hook
+## (python/_fastdispatch_boot.py) and the user code of
 ## tests/typecheck (written against django.dispatch and fastdispatch, checked with
 ## Django's stubs), then stubtest: python/fastdispatch/_native.pyi against the
 ## installed native module (allowed differences, each with its reason, in
