@@ -2,11 +2,13 @@
 #
 #   make test    everything CI checks (the default goal)
 #   make demo    a small Django project on the native dispatcher
-#   make lint    rustfmt, clippy and ruff
+#   make lint    rustfmt, clippy, ruff and the type checks (typecheck)
+#   make typecheck  mypy --strict, stubtest of the native module's stubs
 #   make bench   side-by-side and application tables, then Criterion benchmarks
 #   make bench-app  the application table alone (whole Django workloads)
 #   make bench-pythons  the side-by-side table on each Python 3.10-3.13
 #   make fuzz    differential fuzzing against Django (SECONDS=60)
+#   make django-suites  Django's own dispatch and signals suites, output shown
 #   make matrix  every (Python, Django) pair in nox (PAIRS=3.12:6.1), then dist-check
 #   make matrix-ci  the pairs CI runs: 3.10+4.2, 3.11+5.2, 3.12+6.0, 3.13+6.1
 #   make peers   other packages' own suites, stock vs native (PEERS=django-reversion)
@@ -56,15 +58,16 @@ PACKAGE_SOURCES := Cargo.toml pyproject.toml README.md $(wildcard Cargo.lock) \
 	$(shell find src python -type f -not -name '*.so' -not -name '*.pyc' \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: test venv install fmt-check clippy cargo-test bench-build ruff pytest fuzz \
+.PHONY: test venv install fmt-check clippy cargo-test bench-build ruff typecheck pytest fuzz \
 	django-suites demo lint fmt bench bench-app bench-pythons build dist dist-check print-dist-args matrix \
 	matrix-ci peers peers-ci clean distclean help sanitize sanitize-install sanitize-dev \
 	sanitize-valgrind
 
 ## test: the full check, in order: Rust format, clippy, Rust tests, benchmarks
-## build, ruff, then (with the wheel installed) Django's own dispatch and
-## signals suites under the shim, and pytest last (its summary closes the log)
-test: fmt-check clippy cargo-test bench-build ruff install django-suites pytest
+## build, ruff, then (with the wheel installed) the type checks, and pytest
+## last (its summary closes the log), which also runs Django's own dispatch
+## and signals suites under the shim, once (tests/test_django_suites.py)
+test: fmt-check clippy cargo-test bench-build ruff install typecheck pytest
 
 ## venv: .venv with the tools of requirements-dev.txt
 venv: $(STAMP_DEPS)
@@ -107,7 +110,9 @@ ruff: $(STAMP_DEPS)
 	$(VENV)/bin/ruff format --check .
 
 ## django-suites: Django's own `dispatch` and `signals` test suites, from the
-## sdist of the installed Django version, with the shim proven active
+## sdist of the installed Django version, with the shim proven active, their
+## output shown as it comes. Not part of `make test`, whose pytest runs them
+## (tests/test_django_suites.py, which also checks that both suites ran)
 django-suites: install
 	$(PY) scripts/run_django_suites.py
 
@@ -174,8 +179,19 @@ sanitize-valgrind: sanitize-install
 		--undef-value-errors=no --suppressions=$(VALGRIND_SUPP) --quiet \
 		$(SAN_PY) -m pytest -p no:cacheprovider -q tests/reliability
 
-## lint: the static checks of `make test`
-lint: fmt-check clippy ruff
+## typecheck: mypy --strict on python/fastdispatch, the start-up hook
+## (python/_fastdispatch_boot.py) and the user code of
+## tests/typecheck (written against django.dispatch and fastdispatch, checked with
+## Django's stubs), then stubtest: python/fastdispatch/_native.pyi against the
+## installed native module (allowed differences, each with its reason, in
+## tests/typecheck/stubtest_allowlist.txt)
+typecheck: install
+	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest fastdispatch._native --mypy-config-file pyproject.toml \
+		--allowlist tests/typecheck/stubtest_allowlist.txt
+
+## lint: the static checks of `make test` (typecheck builds the wheel first)
+lint: fmt-check clippy ruff typecheck
 
 ## fmt: format the Rust and Python sources in place
 fmt: $(STAMP_DEPS)

@@ -43,7 +43,7 @@ from types import SimpleNamespace
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 FLOOR_SOURCE = HERE / "_floor.c"
-REFERENCE_MODULE = "_django_reference_dispatcher"
+SUPPORT = REPO / "tests" / "support"
 
 LIBRARIES = ("django", "fastdispatch", "blinker", "psygnal")
 LIBRARY_LABELS = {
@@ -131,24 +131,26 @@ def make_recording_positional_receiver(log, index):
 # The libraries, behind one small interface.
 
 
+def import_support(name):
+    """``support.<name>``, a module of the test-support package
+    ``tests/support``, which is not on ``sys.path`` here: the package is
+    imported from its file, its modules then through it."""
+    if "support" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "support", SUPPORT / "__init__.py"
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["support"] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"support.{name}")
+
+
 def load_django_reference():
     """Django's pure-Python dispatcher module, from the installed Django's source
     file, under a name of its own so that the fastdispatch import shim (which
-    replaces ``django.dispatch.dispatcher.Signal``) leaves it alone."""
-    if REFERENCE_MODULE in sys.modules:
-        return sys.modules[REFERENCE_MODULE]
-    origin = importlib.util.find_spec("django.dispatch.dispatcher").origin
-    spec = importlib.util.spec_from_file_location(REFERENCE_MODULE, origin)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[REFERENCE_MODULE] = module
-    spec.loader.exec_module(module)
-    import fastdispatch
-
-    if module.Signal is fastdispatch.Signal or not isinstance(
-        module.Signal.__dict__["send"], type(load_django_reference)
-    ):
-        raise RuntimeError(f"{origin} did not give Django's pure-Python Signal")
-    return module
+    replaces ``django.dispatch.dispatcher.Signal``) leaves it alone (the
+    loader of ``tests/support/reference.py``)."""
+    return import_support("reference").load_reference()
 
 
 class DjangoStyle:
@@ -1203,7 +1205,7 @@ def main(argv=None):
         "git": git_revision(),
         "machine": machine_info(),
         "versions": versions(),
-        "django_reference": sys.modules[REFERENCE_MODULE].__file__,
+        "django_reference": load_django_reference().__file__,
         "floor": floor_description,
         "statistic": settings.statistic,
         "repeat": settings.repeat,

@@ -14,27 +14,34 @@ Only ``sys`` and ``os``, already loaded at start-up, are used.
 import os
 import sys
 
+# For the type checker only (``typing`` itself is not imported at start-up).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
 _SHIM = "fastdispatch._shim"
 
 
-def _disabled():
+def _disabled() -> bool:
     value = os.environ.get("FASTDISPATCH_DISABLE", "")
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def _find_spec(name, path):
+def _find_spec(name: str, path: "Sequence[str] | None") -> "ModuleSpec | None":
     # The finders already on sys.meta_path, asked directly: importlib.util
     # would cost a few milliseconds of imports at every start-up.
     for finder in sys.meta_path:
         find_spec = getattr(finder, "find_spec", None)
         if find_spec is not None:
-            spec = find_spec(name, path)
+            spec: ModuleSpec | None = find_spec(name, path)
             if spec is not None:
                 return spec
     return None
 
 
-def _package_dirs():
+def _package_dirs() -> "list[str] | None":
     # In a wheel install the package sits beside this file; look there first,
     # then anywhere on the path (an editable install, say).
     beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fastdispatch")
@@ -46,7 +53,7 @@ def _package_dirs():
     return list(package.submodule_search_locations)
 
 
-def _load_shim():
+def _load_shim() -> "ModuleType | None":
     if _SHIM in sys.modules:
         return sys.modules[_SHIM]
     dirs = _package_dirs()
@@ -64,7 +71,8 @@ def _load_shim():
     if spec.has_location:
         module.__file__ = spec.origin
         if spec.cached:
-            module.__cached__ = spec.cached
+            # As the import system sets it; typeshed does not declare it.
+            module.__cached__ = spec.cached  # type: ignore[attr-defined]
     sys.modules[_SHIM] = module
     try:
         spec.loader.exec_module(module)
@@ -74,7 +82,7 @@ def _load_shim():
     return module
 
 
-def boot():
+def boot() -> None:
     """Install the shim's import hook, unless disabled. Never raises: a broken
     installation must not stop Python from starting."""
     if _disabled():

@@ -2,7 +2,7 @@
 """Differential fuzzing of fastdispatch's Signal against the installed Django's,
 for as long as asked.
 
-Runs the hypothesis state machine of ``tests/reliability/differential.py``
+Runs the hypothesis state machine of ``tests/support/differential.py``
 (random programs of connect, disconnect, send, has_listeners, dropped receivers
 and senders, garbage collection, run on both implementations side by side) in
 batches of fresh random programs until the time is up, then prints how many
@@ -18,19 +18,37 @@ Django X, fastdispatch is held to Django X.
 """
 
 import argparse
+import importlib
+import importlib.util
 import sys
 import time
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# tests/ for django_layout, tests/reliability for the machine and its support.
-sys.path[:0] = [str(ROOT / "tests" / "reliability"), str(ROOT / "tests")]
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
 
-from differential import KNOWN_OPEN, DifferentialMachine  # noqa: E402
-from hypothesis import HealthCheck, Phase, settings  # noqa: E402
-from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
-from reliability_support import implementations  # noqa: E402
+SUPPORT = Path(__file__).resolve().parent.parent / "tests" / "support"
+
+
+def import_support(name):
+    """``support.<name>``, a module of the test-support package
+    ``tests/support``, which is not on ``sys.path`` here: the package is
+    imported from its file, its modules then through it."""
+    if "support" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "support", SUPPORT / "__init__.py"
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["support"] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"support.{name}")
+
+
+differential = import_support("differential")
+DifferentialMachine = differential.DifferentialMachine
+KNOWN_OPEN = differential.KNOWN_OPEN
+implementations = import_support("reference").implementations
 
 
 def main(argv=None):

@@ -7,7 +7,7 @@ the reference implementation instead: every test must pass there too, apart
 from those marked ``fastdispatch_only`` (deliberate improvements over Django).
 
 Under Django X, fastdispatch shows X's internals; tests that depend on the
-series take what X does from ``django_layout`` (worked out from
+series take what X does from ``support.django_layout`` (worked out from
 ``django.VERSION``, never from the implementation under test).
 
 Test modules take the implementation under test from here::
@@ -18,10 +18,8 @@ Test modules take the implementation under test from here::
 import asyncio
 import contextlib
 import dataclasses
-import importlib.util
 import inspect
 import os
-import sys
 from typing import Any
 from unittest import mock
 
@@ -29,11 +27,11 @@ import django
 import pytest
 from asgiref.sync import SyncToAsync
 from django.conf import settings
-from django_layout import DROPS_DEAD_SENDERS, HAS_ASYNC, SERIES
+from support.django_layout import DROPS_DEAD_SENDERS, HAS_ASYNC, SERIES
+from support.reference import load_reference
 
 REFERENCE_PATH = os.environ.get("FASTDISPATCH_TEST_REFERENCE", "")
 REFERENCE = bool(REFERENCE_PATH)
-REFERENCE_MODULE_NAME = "_django_dispatcher"
 
 # The DEBUG-only receiver checks in connect() look at django.conf.settings,
 # which are process-global: configure them once, with DEBUG off, and switch
@@ -50,13 +48,7 @@ def load_implementation(reference_path=REFERENCE_PATH):
         import fastdispatch
 
         return fastdispatch
-    if REFERENCE_MODULE_NAME in sys.modules:
-        return sys.modules[REFERENCE_MODULE_NAME]
-    spec = importlib.util.spec_from_file_location(REFERENCE_MODULE_NAME, reference_path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[REFERENCE_MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_reference(reference_path)
 
 
 implementation = load_implementation()

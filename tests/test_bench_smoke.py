@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django_layout import HAS_ASYNC
+from support.django_layout import HAS_ASYNC
 
 for _module in ("blinker", "psygnal", "matplotlib"):
     pytest.importorskip(

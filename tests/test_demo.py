@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from django_layout import HAS_ASYNC
+from support.django_layout import HAS_ASYNC
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
 

@@ -14,8 +14,8 @@ from importlib import resources
 import fastdispatch
 import jsonschema
 import pytest
-from django_layout import HAS_ASYNC
 from fastdispatch import Signal, describe, describe_all, live_signals
+from support.django_layout import HAS_ASYNC
 
 HERE = __file__
 SCHEMA = json.loads(

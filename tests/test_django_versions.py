@@ -14,7 +14,7 @@ from unittest import mock
 import django.dispatch.dispatcher
 import pytest
 from conftest import REFERENCE, Signal, _make_id, implementation, make_receiver
-from django_layout import (
+from support.django_layout import (
     DEAD_RECEIVER_HOOK,
     HAS_ASYNC,
     ROWS_HAVE_SENDER_REF,

@@ -4,7 +4,7 @@ Django's ``Signal`` keeps its state in plain attributes and code in the wild
 relies on them: ``receivers`` (a list of rows, one per receiver in connection
 order, laid out as the installed Django does: ``(lookup_key, receiver)`` on
 4.2, ``(lookup_key, receiver, is_async)`` on 5.x, ``(lookup_key, receiver,
-sender_ref, is_async)`` on 6.x, see ``django_layout``) is read, saved,
+sender_ref, is_async)`` on 6.x, see ``support.django_layout``) is read, saved,
 replaced and mutated in place (factory_boy's ``mute_signals``, test helpers
 that silence signals, django-debug-toolbar's signals panel);
 ``sender_receivers_cache`` is cleared or swapped after such changes, under
@@ -41,7 +41,7 @@ from conftest import (
     send_with,
     settled,
 )
-from django_layout import (
+from support.django_layout import (
     DEAD_RECEIVER_HOOK,
     HAS_ASYNC,
     ROW_LENGTH,

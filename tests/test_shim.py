@@ -19,7 +19,7 @@ from pathlib import Path
 import django
 import fastdispatch
 import pytest
-from django_layout import SERIES
+from support.django_layout import SERIES
 
 # Every signal Django itself defines, by module.
 DJANGO_SIGNALS = {

@@ -1,7 +1,7 @@
 """Async receivers, asend() and asend_robust() (Django 5.0+; for 4.2, where a
 coroutine function is a plain receiver, see test_signal_no_async.py).
 
-How async receivers run depends on the series (``django_layout.TASK_GROUP``):
+How async receivers run depends on the series (``support.django_layout.TASK_GROUP``):
 up to 6.0 concurrently with ``asyncio.gather``, each in a copy of the caller's
 context, ``asend`` running the sync receivers (behind one ``sync_to_async``)
 at the same time as the async ones, which start first; from 6.1 in an
@@ -30,7 +30,7 @@ from conftest import (
     fastdispatch_only,
     sync_to_async_runs,
 )
-from django_layout import HAS_ASYNC, TASK_GROUP, unpack_row
+from support.django_layout import HAS_ASYNC, TASK_GROUP, unpack_row
 
 pytestmark = pytest.mark.skipif(
     not HAS_ASYNC,

@@ -16,7 +16,7 @@ from conftest import (
     needs_async,
     send_with,
 )
-from django_layout import make_live
+from support.django_layout import make_live
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import sys
 import textwrap
 import warnings
 import weakref
+from pathlib import Path
 
 import pytest
 from conftest import NONE_ID, REFERENCE_PATH, Signal, _make_id, fastdispatch_only
@@ -497,14 +498,14 @@ def test_no_checks_when_settings_are_not_configured():
     # unconfigured case in a fresh interpreter.
     script = textwrap.dedent(
         """
-        import importlib.util, sys
+        import sys
         from django.conf import settings
 
         path = sys.argv[1]
         if path:
-            spec = importlib.util.spec_from_file_location("_reference", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            from support.reference import load_reference
+
+            module = load_reference(path)
         else:
             import fastdispatch as module
 
@@ -524,6 +525,10 @@ def test_no_checks_when_settings_are_not_configured():
         """
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    # tests/, for the test-support package.
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parent), env.get("PYTHONPATH")])
+    )
     result = subprocess.run(
         [sys.executable, "-c", script, REFERENCE_PATH],
         capture_output=True,

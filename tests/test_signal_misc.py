@@ -18,7 +18,7 @@ from conftest import (
     receiver,
     settled,
 )
-from django_layout import (
+from support.django_layout import (
     DEAD_RECEIVER_HOOK,
     HAS_ASYNC,
     ROW_LENGTH,

@@ -13,7 +13,7 @@ import logging
 import pytest
 from asgiref.sync import markcoroutinefunction
 from conftest import AsyncCallable, Boom, Listener, Signal
-from django_layout import HAS_ASYNC, ROW_LENGTH
+from support.django_layout import HAS_ASYNC, ROW_LENGTH
 
 pytestmark = pytest.mark.skipif(
     HAS_ASYNC,

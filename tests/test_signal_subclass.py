@@ -12,7 +12,7 @@ from conftest import Signal, receiver
 from django.db import models
 from django.db.models.signals import ModelSignal
 from django.test.utils import isolate_apps
-from django_layout import HAS_ASYNC, TASK_GROUP
+from support.django_layout import HAS_ASYNC, TASK_GROUP
 
 APP_LABEL = "fastdispatch_tests"
 

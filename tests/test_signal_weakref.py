@@ -15,7 +15,7 @@ from conftest import (
     make_receiver,
     needs_async,
 )
-from django_layout import (
+from support.django_layout import (
     DROPS_DEAD_SENDERS,
     HAS_ASYNC,
     ROW_LENGTH,

@@ -6,6 +6,11 @@ Installed as a package, it also takes the place of ``django.dispatch.Signal``
 in every process (see ``fastdispatch._shim``), unless ``FASTDISPATCH_DISABLE=1``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
 from fastdispatch import _compat
 from fastdispatch._native import (
     NO_RECEIVERS,
@@ -42,7 +47,26 @@ __all__ = [
 ]
 
 
-def receiver(signal, **kwargs):
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _Connectable(Protocol):
+    """A signal to ``receiver``: ``fastdispatch.Signal``, or one that the type
+    checker knows as ``django.dispatch.Signal`` (the same class at run time)."""
+
+    def connect(
+        self,
+        receiver: Callable[..., Any],
+        sender: Any = ...,
+        weak: bool = ...,
+        dispatch_uid: Any = ...,
+    ) -> None: ...
+
+
+def receiver(
+    signal: _Connectable | list[_Connectable] | tuple[_Connectable, ...],
+    **kwargs: Any,
+) -> Callable[[_F], _F]:
     """Connect the decorated function to a signal, or to each of a list of signals.
 
     ``kwargs`` are passed to ``connect()``::
@@ -54,7 +78,7 @@ def receiver(signal, **kwargs):
         def on_change(sender, **kwargs): ...
     """
 
-    def _decorator(func):
+    def _decorator(func: _F) -> _F:
         signals = signal if isinstance(signal, (list, tuple)) else (signal,)
         for each in signals:
             each.connect(func, **kwargs)

@@ -8,6 +8,8 @@ native ``Signal`` shows and, when django-registration is installed,
 whether ``django_registration.signals`` is ``fastdispatch.registration.signals``.
 """
 
+from __future__ import annotations
+
 import platform
 import sys
 
@@ -15,7 +17,7 @@ import fastdispatch
 from fastdispatch import _compat, _native, _shim
 
 
-def _shim_line(state):
+def _shim_line(state: _shim.ShimStatus) -> str:
     if state["disabled_by_env"]:
         return f"off ({_shim.DISABLE_ENV} is set)"
     if not state["hook_installed"] and not state["django_patched"]:
@@ -30,7 +32,7 @@ def _shim_line(state):
     return "active (" + ", ".join(done) + ")"
 
 
-def _registration_line():
+def _registration_line() -> str:
     try:
         import django_registration.signals as theirs
     except ImportError:
@@ -40,7 +42,7 @@ def _registration_line():
     return f"django_registration.signals is {ours.__name__}: {theirs is ours}"
 
 
-def report():
+def report() -> list[str]:
     """The report's lines."""
     try:
         import django
@@ -50,7 +52,9 @@ def report():
         same = False
     else:
         django_version = django.get_version()
-        same = django.dispatch.Signal is fastdispatch.Signal
+        # Types apart for the type checker; the same class once the shim is in.
+        django_signal: object = django.dispatch.Signal
+        same = django_signal is fastdispatch.Signal
     state = _shim.status()
     native = f"{fastdispatch.Signal.__module__}.{fastdispatch.Signal.__qualname__}"
     lines = [
@@ -69,7 +73,7 @@ def report():
     return lines
 
 
-def main():
+def main() -> int:
     print("\n".join(report()))
     return 0
 

@@ -18,14 +18,33 @@ How async receivers run depends on the Django series (``configure``):
   first, then the async ones.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextvars
 import weakref
+from collections.abc import Callable, Coroutine, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, SupportsIndex, TypeAlias, TypeVar, cast
 
 from asgiref.sync import async_to_sync, sync_to_async
 
+if TYPE_CHECKING:
+    from fastdispatch._native import Signal
 
-def connect(self, receiver, sender=None, weak=True, dispatch_uid=None):
+_Receiver: TypeAlias = Callable[..., Any]
+_Responses: TypeAlias = list[tuple[_Receiver, Any]]
+_Named: TypeAlias = dict[str, Any]
+# What _live_receivers returns from Django 5.0 on: (sync, async) receivers.
+_LiveReceivers: TypeAlias = tuple[list[_Receiver], list[_Receiver]]
+
+
+def connect(
+    self: Signal,
+    receiver: _Receiver,
+    sender: object = None,
+    weak: bool = True,
+    dispatch_uid: Hashable | None = None,
+) -> None:
     """Connect ``receiver`` to this signal, for ``sender`` only, or for any
     sender when ``sender`` is None.
 
@@ -40,7 +59,7 @@ def connect(self, receiver, sender=None, weak=True, dispatch_uid=None):
     self._connect(receiver, sender, weak, dispatch_uid)
 
 
-def _restore_context(context):
+def _restore_context(context: contextvars.Context) -> None:
     # Receivers share one context; whatever they set becomes visible to the
     # caller afterwards, as if they had run inline.
     for var, value in context.items():
@@ -52,13 +71,13 @@ def _restore_context(context):
             var.set(value)
 
 
-async def _gather(coros):
+async def _gather(coros: list[Coroutine[Any, Any, Any]]) -> list[Any]:
     """Django 5.0 to 6.0: await ``coros`` with ``asyncio.gather``; results in
     order, the first failure raised (the others run on)."""
     return list(await asyncio.gather(*coros))
 
 
-async def _task_group(coros):
+async def _task_group(coros: list[Coroutine[Any, Any, Any]]) -> list[Any]:
     """Django 6.1: await ``coros`` concurrently in one shared context;
     results in order.
 
@@ -68,17 +87,19 @@ async def _task_group(coros):
     if not coros:
         return []
     context = contextvars.copy_context()
-    results = [None] * len(coros)
+    results: list[Any] = [None] * len(coros)
 
-    async def store(index, coro):
+    async def store(index: int, coro: Coroutine[Any, Any, Any]) -> None:
         results[index] = await coro
 
     try:
         try:
-            async with asyncio.TaskGroup() as group:
+            # 3.11+ only, as BaseExceptionGroup below: Django 6.1, the only
+            # series that runs receivers so, needs Python 3.12.
+            async with asyncio.TaskGroup() as group:  # type: ignore[attr-defined]
                 for index, coro in enumerate(coros):
                     group.create_task(store(index, coro), context=context)
-        except BaseExceptionGroup as group_error:  # noqa: F821 (3.11+ only)
+        except BaseExceptionGroup as group_error:  # type: ignore[name-defined]  # noqa: F821
             if len(group_error.exceptions) == 1:
                 # Re-raised as itself, its context the group, as Django does.
                 raise group_error.exceptions[0]  # noqa: B904
@@ -92,7 +113,9 @@ async def _task_group(coros):
 _run_concurrently = _task_group
 
 
-async def _call_robust(signal, receiver, sender, named):
+async def _call_robust(
+    signal: Signal, receiver: _Receiver, sender: object, named: _Named
+) -> Any:
     try:
         return await receiver(signal=signal, sender=sender, **named)
     except Exception as err:
@@ -100,18 +123,30 @@ async def _call_robust(signal, receiver, sender, named):
         return err
 
 
-def _async_calls(signal, receivers, sender, named, robust):
+def _async_calls(
+    signal: Signal,
+    receivers: Iterable[_Receiver],
+    sender: object,
+    named: _Named,
+    robust: bool,
+) -> list[Coroutine[Any, Any, Any]]:
     if robust:
         return [_call_robust(signal, r, sender, named) for r in receivers]
     return [r(signal=signal, sender=sender, **named) for r in receivers]
 
 
-def send_async_receivers(signal, sender, named, receivers, robust):
+def send_async_receivers(
+    signal: Signal,
+    sender: object,
+    named: _Named,
+    receivers: list[_Receiver],
+    robust: bool,
+) -> _Responses:
     """Run the async receivers of a synchronous ``send``: one event loop
     through ``async_to_sync``, receivers concurrently. Returns the
     ``(receiver, response)`` pairs."""
 
-    async def run_all():
+    async def run_all() -> _Responses:
         responses = await _run_concurrently(
             _async_calls(signal, receivers, sender, named, robust)
         )
@@ -120,8 +155,14 @@ def send_async_receivers(signal, sender, named, receivers, robust):
     return async_to_sync(run_all)()
 
 
-def _sync_calls(signal, receivers, sender, named, robust):
-    responses = []
+def _sync_calls(
+    signal: Signal,
+    receivers: Iterable[_Receiver],
+    sender: object,
+    named: _Named,
+    robust: bool,
+) -> _Responses:
+    responses: _Responses = []
     for receiver in receivers:
         if robust:
             try:
@@ -135,11 +176,17 @@ def _sync_calls(signal, receivers, sender, named, robust):
     return responses
 
 
-async def _asend_in_order(signal, sender, named, robust, receivers):
+async def _asend_in_order(
+    signal: Signal,
+    sender: object,
+    named: _Named,
+    robust: bool,
+    receivers: _LiveReceivers,
+) -> _Responses:
     """Django 6.1's ``asend``: the sync receivers first (all behind one
     thread hop, in connection order), then the async ones, concurrently."""
     sync_receivers, async_receivers = receivers
-    responses = []
+    responses: _Responses = []
     if sync_receivers:
         responses = await sync_to_async(_sync_calls)(
             signal, sync_receivers, sender, named, robust
@@ -151,12 +198,18 @@ async def _asend_in_order(signal, sender, named, robust, receivers):
     return responses
 
 
-async def _asend_together(signal, sender, named, robust, receivers):
+async def _asend_together(
+    signal: Signal,
+    sender: object,
+    named: _Named,
+    robust: bool,
+    receivers: _LiveReceivers,
+) -> _Responses:
     """Django 5.0 to 6.0's ``asend``: the sync receivers (behind one thread
     hop) and the async ones, all at the same time, through ``asyncio.gather``."""
     sync_receivers, async_receivers = receivers
 
-    async def sync_send():
+    async def sync_send() -> _Responses:
         if not sync_receivers:
             return []
         return await sync_to_async(_sync_calls)(
@@ -177,7 +230,7 @@ async def _asend_together(signal, sender, named, robust, receivers):
 _asend = _asend_in_order
 
 
-async def asend(self, sender, **named):
+async def asend(self: Signal, sender: object, **named: Any) -> _Responses:
     """Send the signal from ``sender`` to all receivers, in async mode.
 
     Sync receivers run first, grouped behind one ``sync_to_async``; async
@@ -192,7 +245,7 @@ async def asend(self, sender, **named):
     return await _asend(self, sender, named, False, receivers)
 
 
-async def asend_robust(self, sender, **named):
+async def asend_robust(self: Signal, sender: object, **named: Any) -> _Responses:
     """As ``asend``, but an ``Exception`` raised by a receiver is logged and
     returned as that receiver's response."""
     receivers = self._asend_receivers(sender)
@@ -207,14 +260,19 @@ asend.__qualname__ = "Signal.asend"
 asend_robust.__qualname__ = "Signal.asend_robust"
 
 
-def call_receiver(receiver, signal, sender, named):
+def call_receiver(
+    receiver: _Receiver, signal: Signal, sender: object, named: _Named
+) -> Any:
     """Call a receiver the way Django writes it. Used when ``named`` itself
     has a ``signal`` key, so that Python reports the clash in its own words."""
     return receiver(signal=signal, sender=sender, **named)
 
 
-def _writes_back(method):
-    def change(self, *args):
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _writes_back(method: _Method) -> _Method:
+    def change(self: ReceiverList, *args: Any) -> Any:
         result = method(self, *args)
         signal = self._signal_ref() if self._signal_ref is not None else None
         if signal is not None:
@@ -224,10 +282,10 @@ def _writes_back(method):
     change.__name__ = method.__name__
     change.__qualname__ = f"ReceiverList.{method.__name__}"
     change.__doc__ = method.__doc__
-    return change
+    return cast(_Method, change)
 
 
-def configure(series):
+def configure(series: str) -> None:
     """Run async receivers as Django ``series`` ("5.2", "6.0", "6.1") does;
     called once by ``fastdispatch._compat`` (Django 4.2 has none)."""
     global _run_concurrently, _asend
@@ -237,7 +295,7 @@ def configure(series):
         _run_concurrently, _asend = _gather, _asend_together
 
 
-class ReceiverList(list):
+class ReceiverList(list[Any]):
     """``signal.receivers``: Django's list of receivers, one row each, in the
     installed Django's layout (on 6.x
     ``((receiver_key, sender_key), receiver_or_weakref, sender_ref, is_async)``).
@@ -248,15 +306,15 @@ class ReceiverList(list):
     Reading it, copying it and assigning it back work as on a plain list.
     """
 
-    _signal_ref = None
+    _signal_ref: weakref.ref[Signal] | None = None
 
-    def __init__(self, rows=(), signal=None):
+    def __init__(self, rows: Iterable[Any] = (), signal: Signal | None = None) -> None:
         super().__init__(rows)
         if signal is not None:
             self._signal_ref = weakref.ref(signal)
 
     @property
-    def signal(self):
+    def signal(self) -> Signal | None:
         """The signal whose receivers this list shows, if it still exists."""
         return self._signal_ref() if self._signal_ref is not None else None
 
@@ -273,6 +331,8 @@ class ReceiverList(list):
     __iadd__ = _writes_back(list.__iadd__)
     __imul__ = _writes_back(list.__imul__)
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(
+        self, protocol: SupportsIndex
+    ) -> tuple[type[list[Any]], tuple[list[Any]]]:
         # Copies and pickles are plain lists: they show, not own, a signal.
         return (list, (list(self),))

@@ -1,12 +1,15 @@
 """Type stubs of the native core, ``fastdispatch._native``."""
 
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, Literal, TypeAlias, final
+from typing import Any, Literal, TypeAlias, final, overload
+
+from typing_extensions import Self, disjoint_base
 
 __all__ = [
     "__version__",
     "Signal",
     "SignalLock",
+    "SenderReceiversCache",
     "RegistrationBackend",
     "_make_id",
     "NONE_ID",
@@ -19,6 +22,9 @@ __all__ = [
     "live_signals",
     "describe",
     "describe_all",
+    "_use_make_id",
+    "_set_django_version",
+    "_django_series",
 ]
 
 __version__: str
@@ -38,16 +44,48 @@ _ReceiverRow: TypeAlias = tuple[_LookupKey, Any, Any, bool]
 def _make_id(target: object) -> int | tuple[int, int]:
     """``id(target)``, or ``(id(self), id(function))`` for a bound method."""
 
+def _use_make_id(function: Callable[[Any], Hashable] | None) -> None:
+    """Make receiver and sender keys with ``function`` (a replaced
+    ``django.dispatch.dispatcher._make_id``), or natively again when None."""
+
+def _set_django_version(major: int, minor: int) -> str:
+    """Show the internals of Django ``major.minor``'s dispatcher; the series
+    it follows ("4.2", "5.2", "6.0" or "6.1")."""
+
+def _django_series() -> str:
+    """The series in force, by name."""
+
 @final
 class SignalLock:
     """``Signal.lock``: the lock guarding a signal's receivers."""
 
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool: ...
+    def acquire(self, blocking: bool = True, timeout: float = ...) -> bool:
+        """As ``threading.Lock.acquire``: ``timeout`` -1 (the default) waits
+        for as long as it takes."""
     def release(self) -> None: ...
     def locked(self) -> bool: ...
     def __enter__(self) -> bool: ...
     def __exit__(self, *exc_info: object) -> None: ...
 
+@final
+class SenderReceiversCache:
+    """``Signal.sender_receivers_cache``: Django's cache of receivers per
+    sender, seen through the signal's own. A value is ``NO_RECEIVERS`` or a
+    list in the installed Django's layout."""
+
+    def __len__(self) -> int: ...
+    def __contains__(self, sender: object) -> bool: ...
+    def __getitem__(self, sender: object) -> Any: ...
+    @overload
+    def get(self, sender: object) -> Any | None: ...
+    @overload
+    def get(self, sender: object, default: Any) -> Any: ...
+    def clear(self) -> None: ...
+    def copy(self) -> dict[Any, Any]:
+        """A copy in Django's type: a ``WeakKeyDictionary`` with
+        ``use_caching``, a dict without."""
+
+@disjoint_base
 class Signal:
     """Base class for all signals (``django.dispatch.Signal``, natively).
 
@@ -59,6 +97,12 @@ class Signal:
     _dead_receivers: bool
     @property
     def lock(self) -> SignalLock: ...
+    @property
+    def sender_receivers_cache(self) -> SenderReceiversCache: ...
+    @sender_receivers_cache.setter
+    def sender_receivers_cache(self, value: object) -> None:
+        """Assigning any value empties the cache."""
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
     def __init__(
         self,
         use_caching: bool = False,
@@ -78,6 +122,13 @@ class Signal:
         sender: object = None,
         dispatch_uid: Hashable | None = None,
     ) -> bool: ...
+    def _connect(
+        self,
+        receiver: _Receiver,
+        sender: object = None,
+        weak: bool = ...,
+        dispatch_uid: Hashable | None = None,
+    ) -> None: ...
     def has_listeners(self, sender: object = None) -> bool: ...
     def send(self, sender: object, **named: Any) -> list[tuple[_Receiver, Any]]: ...
     def send_robust(
@@ -96,7 +147,11 @@ class Signal:
         self, sender: object
     ) -> tuple[list[_Receiver], list[_Receiver]] | None: ...
     def _clear_dead_receivers(self) -> None: ...
+    def _receivers_changed(self, view: object) -> None: ...
+    # Only in some series (fastdispatch._compat): _flag_dead_receivers on
+    # Django 6.x, _remove_receiver before.
     def _flag_dead_receivers(self, reference: object = None) -> None: ...
+    def _remove_receiver(self, receiver: object = None) -> None: ...
     def _log_robust_failure(self, receiver: _Receiver, err: BaseException) -> None: ...
 
 _RedirectTo: TypeAlias = tuple[str, tuple[Any, ...], dict[str, Any]]
@@ -111,7 +166,7 @@ class RegistrationBackend:
     does not implement ``activate_user`` has no activation step.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
     def register(self, request: Any, **kwargs: Any) -> Any: ...
     def activate(self, request: Any, **kwargs: Any) -> Any: ...
     def create_user(self, request: Any, **kwargs: Any) -> Any: ...
@@ -186,7 +241,9 @@ class SignalsReport:
     def schema_version(self) -> int: ...
     @property
     def signals(self) -> tuple[SignalInfo, ...]: ...
-    def to_json(self, indent: int | None = 2) -> str: ...
+    def to_json(self, indent: int | None = ...) -> str:
+        """The JSON report, indented by ``indent`` spaces (2 by default;
+        None: one line)."""
     def to_text(self) -> str: ...
     def __len__(self) -> int: ...
 

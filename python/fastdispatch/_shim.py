@@ -35,6 +35,31 @@ uses only modules that are already loaded by then (``sys`` and ``os``).
 import os
 import sys
 
+# For the type checker only (``typing`` itself is not imported at start-up).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any, TypeAlias, TypedDict
+
+    # An action of ``_ACTIONS``: {name: original} of what it replaced, or None.
+    _Action: TypeAlias = Callable[[ModuleType], dict[str, object] | None]
+
+    class ShimStatus(TypedDict):
+        """What ``status()`` reports."""
+
+        disabled_by_env: bool
+        hook_installed: bool
+        django_imported: bool
+        django_patched: bool
+        registration_signals_aliased: bool
+        patched_modules: list[str]
+        errors: dict[str, str]
+else:
+    ModuleType = type(sys)
+
 DISABLE_ENV = "FASTDISPATCH_DISABLE"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
@@ -42,7 +67,7 @@ _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 PATCHED_NAMES = ("Signal", "receiver", "_make_id", "NONE_ID", "NO_RECEIVERS")
 
 
-def disabled_by_env(environ=None):
+def disabled_by_env(environ: "Mapping[str, str] | None" = None) -> bool:
     """Whether ``FASTDISPATCH_DISABLE`` asks for the shim to be off."""
     value = (os.environ if environ is None else environ).get(DISABLE_ENV, "")
     return value.strip().lower() in _TRUE_WORDS
@@ -51,36 +76,36 @@ def disabled_by_env(environ=None):
 class _State:
     """What the shim did in this process (one instance, ``_state``)."""
 
-    def __init__(self):
-        self.finder = None
+    def __init__(self) -> None:
+        self.finder: ShimFinder | None = None
         # module name -> {patched name: the module's original object}
-        self.patched = {}
+        self.patched: dict[str, dict[str, object]] = {}
         # module name -> the exception that stopped its action
-        self.errors = {}
+        self.errors: dict[str, BaseException] = {}
 
 
 _state = _State()
 
 
-class _DispatcherModule(type(sys)):
+class _DispatcherModule(ModuleType):
     """The class of ``django.dispatch.dispatcher`` once patched: Django's
     dispatcher looks ``_make_id`` up in its module at every call, and tests
     replace it there (``mock.patch("django.dispatch.dispatcher._make_id",
     ...)``); setting or deleting the name tells the native core, which
     otherwise never looks."""
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: "Any") -> None:
         super().__setattr__(name, value)
         if name == "_make_id":
             _make_id_changed(value)
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         super().__delattr__(name)
         if name == "_make_id":
             _make_id_changed(None)
 
 
-def _make_id_changed(value):
+def _make_id_changed(value: "Any") -> None:
     import fastdispatch
 
     native = fastdispatch._make_id
@@ -88,7 +113,7 @@ def _make_id_changed(value):
     fastdispatch._native._use_make_id(value if replaced else None)
 
 
-def _patch_django_dispatcher(module):
+def _patch_django_dispatcher(module: "ModuleType") -> dict[str, object]:
     import fastdispatch
 
     # All or nothing: every replacement is looked up before any is made.
@@ -104,10 +129,10 @@ def _patch_django_dispatcher(module):
     return originals
 
 
-def _attach_shim(module):
+def _attach_shim(module: "ModuleType") -> None:
     # This module was loaded before its package (see _fastdispatch_boot), so
     # the import system never bound it as an attribute of ``fastdispatch``.
-    module._shim = sys.modules[__name__]
+    module._shim = sys.modules[__name__]  # type: ignore[attr-defined]
     return None
 
 
@@ -118,10 +143,10 @@ class Alias:
     the loader is done, and binds that on the parent package, so
     ``import name`` and ``from parent import child`` both give the target."""
 
-    def __init__(self, target):
+    def __init__(self, target: str) -> None:
         self.target = target
 
-    def __call__(self, module):
+    def __call__(self, module: "ModuleType") -> dict[str, object]:
         __import__(self.target)
         target = sys.modules[self.target]
         # What the target stands in for: the public names of the module that
@@ -133,7 +158,7 @@ class Alias:
         sys.modules[module.__name__] = target
         return originals
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Alias({self.target!r})"
 
 
@@ -143,20 +168,20 @@ REGISTRATION_SIGNALS = "django_registration.signals"
 # module name -> action run on the module right after its own code.
 # An action returns {name: original} for what it replaced (recorded in
 # status()), or None when it replaced nothing worth reporting.
-_ACTIONS = {
+_ACTIONS: "dict[str, _Action]" = {
     "django.dispatch.dispatcher": _patch_django_dispatcher,
     "fastdispatch": _attach_shim,
     REGISTRATION_SIGNALS: Alias("fastdispatch.registration.signals"),
 }
 
 
-def _is_panic(err):
+def _is_panic(err: BaseException) -> bool:
     """Whether ``err`` is PyO3's ``PanicException`` (a Rust panic)."""
     kind = type(err)
     return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
 
 
-def _run_action(name, module):
+def _run_action(name: str, module: "ModuleType") -> None:
     action = _ACTIONS[name]
     try:
         originals = action(module)
@@ -185,10 +210,10 @@ def _run_action(name, module):
         _state.patched[name] = originals
 
 
-def _wrap_exec_module(loader, name):
+def _wrap_exec_module(loader: "Loader", name: str) -> None:
     original_exec = loader.exec_module
 
-    def exec_module(module):
+    def exec_module(module: "ModuleType") -> None:
         try:
             original_exec(module)
         finally:
@@ -199,26 +224,33 @@ def _wrap_exec_module(loader, name):
         if module.__name__ == name:
             _run_action(name, module)
 
-    exec_module.__wrapped__ = original_exec
-    exec_module.__fastdispatch__ = True
-    loader.exec_module = exec_module
+    # Attributes of the wrapper, and the wrapper in the loader's own place.
+    exec_module.__wrapped__ = original_exec  # type: ignore[attr-defined]
+    exec_module.__fastdispatch__ = True  # type: ignore[attr-defined]
+    loader.exec_module = exec_module  # type: ignore[method-assign]
 
 
-class _LoaderProxy:
+if TYPE_CHECKING:
+    _LoaderBase = Loader
+else:
+    _LoaderBase = object
+
+
+class _LoaderProxy(_LoaderBase):
     """Used only for a loader that refuses new attributes: everything but
     ``exec_module`` goes to the real loader."""
 
-    def __init__(self, loader, name):
+    def __init__(self, loader: "Loader", name: str) -> None:
         self._fastdispatch_loader = loader
         self._fastdispatch_name = name
 
-    def __getattr__(self, attr):
+    def __getattr__(self, attr: str) -> "Any":
         return getattr(self._fastdispatch_loader, attr)
 
-    def create_module(self, spec):
+    def create_module(self, spec: "ModuleSpec") -> "ModuleType | None":
         return self._fastdispatch_loader.create_module(spec)
 
-    def exec_module(self, module):
+    def exec_module(self, module: "ModuleType") -> None:
         self._fastdispatch_loader.exec_module(module)
         if module.__name__ == self._fastdispatch_name:
             _run_action(self._fastdispatch_name, module)
@@ -229,10 +261,15 @@ class ShimFinder:
     named in ``_ACTIONS`` it asks the finders after it, then wraps the loader
     of the spec they return."""
 
-    def __init__(self):
-        self._busy = set()
+    def __init__(self) -> None:
+        self._busy: set[str] = set()
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(
+        self,
+        fullname: str,
+        path: "Sequence[str] | None" = None,
+        target: "ModuleType | None" = None,
+    ) -> "ModuleSpec | None":
         if fullname not in _ACTIONS or fullname in self._busy:
             return None
         self._busy.add(fullname)
@@ -253,23 +290,28 @@ class ShimFinder:
             spec.loader = _LoaderProxy(loader, fullname)
         return spec
 
-    def _find_real_spec(self, fullname, path, target):
+    def _find_real_spec(
+        self,
+        fullname: str,
+        path: "Sequence[str] | None",
+        target: "ModuleType | None",
+    ) -> "ModuleSpec | None":
         for finder in sys.meta_path:
             if finder is self:
                 continue
             find_spec = getattr(finder, "find_spec", None)
             if find_spec is None:
                 continue
-            spec = find_spec(fullname, path, target)
+            spec: ModuleSpec | None = find_spec(fullname, path, target)
             if spec is not None:
                 return spec
         return None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<fastdispatch shim finder>"
 
 
-def install():
+def install() -> "ShimFinder | None":
     """Put the finder first on ``sys.meta_path`` (once). Returns it.
 
     Does nothing and returns None when ``FASTDISPATCH_DISABLE`` is set. A module
@@ -285,7 +327,7 @@ def install():
     return _state.finder
 
 
-def uninstall():
+def uninstall() -> None:
     """Take the finder off ``sys.meta_path``. Modules already patched stay so."""
     finder = _state.finder
     if finder is not None:
@@ -293,31 +335,31 @@ def uninstall():
             sys.meta_path.remove(finder)
 
 
-def hook_installed():
+def hook_installed() -> bool:
     """Whether the finder is on ``sys.meta_path``."""
     return _state.finder is not None and _state.finder in sys.meta_path
 
 
-def django_patched():
+def django_patched() -> bool:
     """Whether ``django.dispatch.dispatcher`` was imported and now holds
     fastdispatch's ``Signal`` (False also when Django is not imported yet)."""
     return "django.dispatch.dispatcher" in _state.patched
 
 
-def registration_signals_aliased():
+def registration_signals_aliased() -> bool:
     """Whether ``django_registration.signals`` was imported and is
     ``fastdispatch.registration.signals`` (False also when it is not
     imported yet, or django-registration is not installed)."""
     return REGISTRATION_SIGNALS in _state.patched
 
 
-def is_active():
+def is_active() -> bool:
     """Whether the shim is at work in this process: its hook is installed, or
     it already took over ``django.dispatch``."""
     return hook_installed() or django_patched()
 
 
-def status():
+def status() -> "ShimStatus":
     """A dict that describes the shim in this process, for reports."""
     return {
         "disabled_by_env": disabled_by_env(),

@@ -18,8 +18,8 @@ import pytest
 import sentry_sdk
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
-from django_layout import HAS_ASYNC, split_live
 from isolated_django import NATIVE
+from support.django_layout import HAS_ASYNC, split_live
 
 from integration.sentry_transport import SIGNAL_OP, init_sentry
 from integration.testapp.models import Author

@@ -22,12 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-# tests/, for django_layout (run as a script, only tests/reliability is on
-# sys.path).
+# tests/, for the test-support package (run as a script, only
+# tests/reliability is on sys.path).
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
-from django_layout import HAS_ASYNC  # noqa: E402
-from reliability_support import load_fastdispatch  # noqa: E402
+from support.django_layout import HAS_ASYNC  # noqa: E402
+from support.reference import load_fastdispatch  # noqa: E402
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 

@@ -14,8 +14,8 @@ import inspect
 import pytest
 from conftest import needs_async
 from django.test.utils import override_settings
-from django_layout import unpack_row
-from reliability_support import implementations
+from support.django_layout import unpack_row
+from support.reference import implementations
 
 IMPLEMENTATIONS = implementations()
 

@@ -18,8 +18,8 @@ import threading
 import weakref
 
 import pytest
-from django_layout import DROPS_DEAD_SENDERS, HAS_ASYNC, make_row, unpack_row
-from reliability_support import implementations
+from support.django_layout import DROPS_DEAD_SENDERS, HAS_ASYNC, make_row, unpack_row
+from support.reference import implementations
 
 IMPLEMENTATIONS = implementations()
 fastdispatch = IMPLEMENTATIONS["fast"]

@@ -1,5 +1,5 @@
 """Bounded differential run: random programs on fastdispatch's Signal and on
-the installed Django's, compared step by step (see differential.py)."""
+the installed Django's, compared step by step (see tests/support/differential.py)."""
 
 import os
 
@@ -11,9 +11,9 @@ pytest.importorskip(
     "hypothesis", reason="hypothesis is needed (pip install hypothesis)"
 )
 
-from differential import DifferentialMachine  # noqa: E402
-from django_layout import HAS_ASYNC  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
+from support.differential import DifferentialMachine  # noqa: E402
+from support.django_layout import HAS_ASYNC  # noqa: E402
 
 # About 45 s on a shared 2-core machine (the whole directory: about a minute).
 # Derandomized, so that `make test` runs the same programs every time;

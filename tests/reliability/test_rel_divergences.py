@@ -13,8 +13,8 @@ import weakref
 
 import pytest
 from conftest import needs_async, sync_to_async_runs
-from django_layout import DROPS_DEAD_SENDERS, TASK_GROUP
-from reliability_support import implementations
+from support.django_layout import DROPS_DEAD_SENDERS, TASK_GROUP
+from support.reference import implementations
 
 IMPLEMENTATIONS = implementations()
 
@@ -145,7 +145,7 @@ def test_k5_caching_has_listeners_uncacheable_sender_clears_dead_first():
 
 # K6, fixed in 2c670f6 (send runs through PyO3's method trampoline): kept as a
 # regression test. Before Django 6.0, Django keeps the rows of a sender that
-# died (deliberate difference (d) in differential.py): only fastdispatch frees
+# died (deliberate difference (d) in support/differential.py): only fastdispatch frees
 # the receiver there.
 @pytest.mark.parametrize("mode", ["send", "send_robust"])
 def test_k6_receiver_freed_by_cleanup_is_not_called(mode):

@@ -11,7 +11,7 @@ import weakref
 from pathlib import Path
 
 import pytest
-from reliability_support import load_fastdispatch
+from support.reference import load_fastdispatch
 
 fastdispatch = load_fastdispatch()
 HERE = Path(__file__).resolve().parent

@@ -24,8 +24,8 @@ import weakref
 
 import pytest
 from conftest import needs_async
-from django_layout import DROPS_DEAD_SENDERS, split_live
-from reliability_support import implementations
+from support.django_layout import DROPS_DEAD_SENDERS, split_live
+from support.reference import implementations
 
 IMPLEMENTATIONS = implementations()
 fastdispatch = IMPLEMENTATIONS["fast"]
@@ -270,7 +270,7 @@ def test_other_sender_dies_during_send(use_caching):
         assert django == fast
     else:
         # Before 6.0 Django keeps it (deliberate difference (d) in
-        # differential.py).
+        # support/differential.py).
         assert django == ("returned", (["killer"], 2, ["killer"], 2))
 
 

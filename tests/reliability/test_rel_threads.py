@@ -25,7 +25,7 @@ import traceback
 import weakref
 
 import pytest
-from reliability_support import load_fastdispatch
+from support.reference import load_fastdispatch
 
 fastdispatch = load_fastdispatch()
 Signal = fastdispatch.Signal

@@ -22,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models.signals import post_save
 from django.dispatch import Signal
-from django_layout import HAS_ASYNC
+from support.django_layout import HAS_ASYNC
 
 from signals_command.shop import receivers, signals
 from signals_command.shop.models import Customer, Order

@@ -1,17 +1,22 @@
 """URL patterns shared by the workflows' URLconfs
 (``fastdispatch.registration.backends.default.urls`` and ``...simple.urls``)."""
 
-from django.urls import path
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpResponseBase
+from django.urls import URLPattern, path
 from django.views.generic.base import TemplateView
 
 from fastdispatch.registration import views
 
 
-def _page(template):
+def _page(template: str) -> Callable[..., HttpResponseBase]:
     return TemplateView.as_view(template_name=f"registration/{template}")
 
 
-def registration_patterns(backend):
+def registration_patterns(backend: str) -> list[URLPattern]:
     """Signup (``registration_register``), its outcome
     (``registration_complete``) and the page shown while registration is closed
     (``registration_disallowed``), for the backend at the dotted path
@@ -36,7 +41,7 @@ def registration_patterns(backend):
     ]
 
 
-def activation_patterns(backend):
+def activation_patterns(backend: str) -> list[URLPattern]:
     """The activation link (``registration_activate``, with the key in the
     path) and its outcome (``registration_activation_complete``)."""
     return [

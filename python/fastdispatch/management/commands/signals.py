@@ -1,8 +1,13 @@
 """``manage.py signals``: every live signal of the process and its receivers."""
 
+from __future__ import annotations
+
+from typing import Any
+
 import django.dispatch
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Model
 
 import fastdispatch
 
@@ -14,9 +19,9 @@ class Command(BaseCommand):
         "weakly, its dispatch_uid, and whether it is async."
     )
     # A diagnostic tool: it must also run on a project whose checks fail.
-    requires_system_checks = []
+    requires_system_checks: list[str] = []
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--signal",
             metavar="NAME",
@@ -45,10 +50,12 @@ class Command(BaseCommand):
             ),
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         label = options["sender"]
         model = self.model(label) if label else None
-        if django.dispatch.Signal is not fastdispatch.Signal:
+        # Types apart for the type checker; the same class once the shim is in.
+        django_signal: object = django.dispatch.Signal
+        if django_signal is not fastdispatch.Signal:
             self.stderr.write(
                 "django.dispatch uses Django's own dispatcher in this process "
                 "(FASTDISPATCH_DISABLE is set, or the start-up hook of "
@@ -64,7 +71,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(report.to_text(), ending="")
 
-    def model(self, label):
+    def model(self, label: str) -> type[Model]:
         try:
             return apps.get_model(label)
         except ValueError as err:

@@ -1,6 +1,11 @@
 """Registration backends, and :func:`get_backend`, which loads one by dotted path."""
 
+from __future__ import annotations
+
+from typing import Any, Protocol
+
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from fastdispatch._native import RegistrationBackend
@@ -19,7 +24,27 @@ BACKEND_API = (
 )
 
 
-def get_backend(path):
+# What a view gets back from a backend's post_*_redirect: the arguments of
+# django.shortcuts.redirect, (to, args, kwargs).
+RedirectTo = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+
+class Backend(Protocol):
+    """The methods of the backend API (``BACKEND_API``), as the views call them."""
+
+    def register(self, request: HttpRequest, **kwargs: Any) -> Any: ...
+    def activate(self, request: HttpRequest, **kwargs: Any) -> Any: ...
+    def registration_allowed(self, request: HttpRequest) -> bool: ...
+    def get_form_class(self, request: HttpRequest) -> type[Any]: ...
+    def post_registration_redirect(
+        self, request: HttpRequest, user: Any
+    ) -> RedirectTo: ...
+    def post_activation_redirect(
+        self, request: HttpRequest, user: Any
+    ) -> RedirectTo: ...
+
+
+def get_backend(path: object) -> Backend:
     """Import the backend class named by the dotted ``path`` and return an
     instance of it, made with no arguments.
 
@@ -55,4 +80,5 @@ def get_backend(path):
                 f"has no {', '.join(missing)} (derive it from "
                 "fastdispatch.registration.RegistrationBackend)"
             )
-    return backend_class()
+    backend: Backend = backend_class()
+    return backend

@@ -6,13 +6,17 @@ The link activates the account within ``settings.ACCOUNT_ACTIVATION_DAYS``
 days (7 when not set).
 """
 
+from __future__ import annotations
+
 from datetime import timedelta
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sites.shortcuts import get_current_site
 from django.core import signing
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -22,6 +26,10 @@ from fastdispatch.registration.accounts import new_account
 __all__ = ["DEFAULT_ACTIVATION_DAYS", "DefaultBackend"]
 
 DEFAULT_ACTIVATION_DAYS = 7
+
+# An account: an instance of the project's user model (AUTH_USER_MODEL), used
+# for the fields and methods Django's own user models have (email_user, ...).
+User = Any
 
 
 class DefaultBackend(RegistrationBackend):
@@ -39,13 +47,15 @@ class DefaultBackend(RegistrationBackend):
     email_subject_template = "registration/activation_email_subject.txt"
     email_body_template = "registration/activation_email.txt"
 
-    def create_user(self, request, **kwargs):
+    def create_user(self, request: HttpRequest, **kwargs: Any) -> User:
         """Create the inactive account and email it its activation link."""
         user = new_account(kwargs, is_active=False)
         self.send_activation_email(request, user)
         return user
 
-    def activate_user(self, request, activation_key=None, **kwargs):
+    def activate_user(
+        self, request: HttpRequest, activation_key: object = None, **kwargs: Any
+    ) -> User | Literal[False]:
         """Activate the account of ``activation_key``; False when the key is
         refused."""
         user = self.user_for_key(activation_key)
@@ -64,15 +74,18 @@ class DefaultBackend(RegistrationBackend):
         return user
 
     @staticmethod
-    def activation_days():
+    def activation_days() -> float:
         """How many days an activation key stays valid."""
-        return getattr(settings, "ACCOUNT_ACTIVATION_DAYS", DEFAULT_ACTIVATION_DAYS)
+        days: float = getattr(
+            settings, "ACCOUNT_ACTIVATION_DAYS", DEFAULT_ACTIVATION_DAYS
+        )
+        return days
 
-    def activation_key(self, user):
+    def activation_key(self, user: User) -> str:
         """The signed, timestamped activation key of ``user``."""
         return signing.dumps([str(user.pk), self._fingerprint(user)], salt=self.salt)
 
-    def user_for_key(self, activation_key):
+    def user_for_key(self, activation_key: object) -> User | None:
         """The inactive account that ``activation_key`` may activate, or None."""
         if not isinstance(activation_key, str):
             return None
@@ -95,7 +108,7 @@ class DefaultBackend(RegistrationBackend):
             return None
         return user
 
-    def _fingerprint(self, user):
+    def _fingerprint(self, user: User) -> str:
         # Changes with the password hash and the last login: a key stops
         # working once its account has been used, even if it is deactivated
         # again within the validity period.
@@ -109,7 +122,9 @@ class DefaultBackend(RegistrationBackend):
         value = f"{user.password}|{login}"
         return salted_hmac(self.salt, value, algorithm="sha256").hexdigest()[:32]
 
-    def email_context(self, request, user, activation_key):
+    def email_context(
+        self, request: HttpRequest, user: User, activation_key: str
+    ) -> dict[str, Any]:
         """The context of the activation email's templates."""
         return {
             "user": user,
@@ -119,10 +134,10 @@ class DefaultBackend(RegistrationBackend):
             "scheme": request.scheme,
         }
 
-    def send_activation_email(self, request, user):
+    def send_activation_email(self, request: HttpRequest, user: User) -> None:
         """Email ``user`` the link that activates the account."""
         context = self.email_context(request, user, self.activation_key(user))
-        subject = render_to_string(self.email_subject_template, context, request)
+        subject: str = render_to_string(self.email_subject_template, context, request)
         # One line, or a crafted username could add mail headers.
         subject = "".join(subject.splitlines()).strip()
         body = render_to_string(self.email_body_template, context, request)

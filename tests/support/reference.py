@@ -1,15 +1,17 @@
-"""Shared helpers of the reliability suite (``tests/reliability``) and of
-``scripts/fuzz.py``.
+"""Django's own dispatcher, the reference fastdispatch is held to.
 
-The reference implementation is the installed Django's own
-``django/dispatch/dispatcher.py``, loaded from its file under another module
-name, ``_django_reference``, so that fastdispatch's shim (which replaces
-``django.dispatch.dispatcher.Signal``) never touches it. Under Django X,
-fastdispatch is held to Django X.
+The one loader of it for the test suite (``tests/conftest.py`` with
+``FASTDISPATCH_TEST_REFERENCE``, the reliability suite), ``scripts/fuzz.py``
+and ``benchmarks/compare.py``: the installed Django's
+``django/dispatch/dispatcher.py`` (or another file of it, when given), loaded
+from its file under another module name, ``_django_reference``, so that
+fastdispatch's shim (which replaces ``django.dispatch.dispatcher.Signal``)
+never touches it. Under Django X, fastdispatch is held to Django X.
 """
 
 import importlib.util
 import sys
+import types
 from pathlib import Path
 
 REFERENCE_MODULE_NAME = "_django_reference"
@@ -36,19 +38,26 @@ def reference_path():
     return Path(spec.origin)
 
 
-def load_reference():
-    """The installed Django's dispatcher module, loaded as ``_django_reference``."""
+def load_reference(path=None):
+    """Django's dispatcher module from ``path`` (by default the installed
+    Django's ``dispatcher.py``), loaded as ``_django_reference`` once per
+    process; its ``Signal`` checked to be Django's pure-Python one. Django's
+    settings are left as they are."""
+    path = Path(path).resolve() if path else reference_path()
     module = sys.modules.get(REFERENCE_MODULE_NAME)
     if module is not None:
+        if Path(module.__file__).resolve() != path.resolve():
+            raise RuntimeError(
+                f"{REFERENCE_MODULE_NAME} is already {module.__file__}, not {path}"
+            )
         return module
-    configure_django()
-    spec = importlib.util.spec_from_file_location(
-        REFERENCE_MODULE_NAME, reference_path()
-    )
+    spec = importlib.util.spec_from_file_location(REFERENCE_MODULE_NAME, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[REFERENCE_MODULE_NAME] = module
     try:
         spec.loader.exec_module(module)
+        if not isinstance(module.Signal.__dict__.get("send"), types.FunctionType):
+            raise RuntimeError(f"{path} did not give Django's pure-Python Signal")
     except BaseException:
         del sys.modules[REFERENCE_MODULE_NAME]
         raise
@@ -66,5 +75,7 @@ def load_fastdispatch():
 
 
 def implementations():
-    """``{"django": reference module, "fast": fastdispatch}``, Django first."""
+    """``{"django": reference module, "fast": fastdispatch}``, Django first
+    (Django's settings configured before either is loaded)."""
+    configure_django()
     return {"django": load_reference(), "fast": load_fastdispatch()}

@@ -14,7 +14,7 @@ After each step the two must agree on what the step returned or raised
 on what ``send_robust`` logged, and on every signal's ``receivers`` rows: lookup
 keys in order (ids translated back to names), weak or strong, sender reference
 or none, sync or async (rows unpacked in the installed series' layout, see
-``django_layout``).
+``support.django_layout``).
 
 Programs also run Python code from inside the dispatcher, code that calls
 back into the signal (``CALLBACKS``): receivers that connect, disconnect,
@@ -23,7 +23,8 @@ edit ``receivers``, take the lock, collect garbage or walk
 same when the receiver dies; and ``dispatch_uid`` values whose ``__eq__`` and
 ``__hash__`` do what Django's non-reentrant lock allows there.
 
-Used by ``test_rel_differential.py`` (a bounded run for ``make test``) and by
+Used by ``tests/reliability/test_rel_differential.py`` (a bounded run for
+``make test``) and by
 ``scripts/fuzz.py`` (a run as long as asked).
 """
 
@@ -37,13 +38,6 @@ import re
 import weakref
 
 from asgiref.sync import SyncToAsync
-from django_layout import (
-    DROPS_DEAD_SENDERS,
-    HAS_ASYNC,
-    SERIES,
-    TASK_GROUP,
-    unpack_row,
-)
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -53,7 +47,15 @@ from hypothesis.stateful import (
     invariant,
     rule,
 )
-from reliability_support import implementations
+
+from .django_layout import (
+    DROPS_DEAD_SENDERS,
+    HAS_ASYNC,
+    SERIES,
+    TASK_GROUP,
+    unpack_row,
+)
+from .reference import implementations
 
 # --- Known differences -------------------------------------------------------
 #
