@@ -10,11 +10,11 @@
 use std::sync::Arc;
 
 use ahash::AHashMap;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use smallvec::SmallVec;
 
 use crate::keys::{ObjId, ReceiverKey};
+use crate::weak;
 
 /// One connected receiver, as Django's `receivers` tuple
 /// `((receiver_key, sender_key), receiver_or_weakref, sender_weakref, is_async)`.
@@ -63,15 +63,11 @@ pub enum Resolution {
 
 impl Target {
     pub fn new(receiver: Py<PyAny>, sender_ref: Option<Py<PyAny>>, is_async: bool) -> Target {
-        // SAFETY: type checks of live objects.
-        let weakref = |obj: &Py<PyAny>| unsafe { ffi::PyWeakref_CheckRefExact(obj.as_ptr()) != 0 };
-        // SAFETY: as above.
-        let strong = unsafe { ffi::PyWeakref_CheckRef(receiver.as_ptr()) == 0 };
-        let resolution = if !sender_ref.as_ref().is_none_or(weakref) {
+        let resolution = if !sender_ref.as_ref().is_none_or(weak::is_plain_weakref) {
             Resolution::Python
-        } else if strong {
+        } else if !weak::is_weakref(&receiver) {
             Resolution::Strong
-        } else if weakref(&receiver) {
+        } else if weak::is_plain_weakref(&receiver) {
             Resolution::WeakRef
         } else {
             Resolution::Python
@@ -94,28 +90,13 @@ impl Target {
     /// for a target that `resolves_natively`.
     #[inline]
     pub fn resolve_natively<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
-        if let Some(sender_ref) = &self.sender_ref {
-            weak_referent(py, sender_ref)?;
-        }
-        match self.resolution {
-            Resolution::WeakRef => weak_referent(py, &self.receiver),
-            _ => Some(self.receiver.bind(py).clone()),
-        }
-    }
-}
-
-/// What a plain weakref refers to, if it is alive.
-#[inline]
-fn weak_referent<'py>(py: Python<'py>, weak: &Py<PyAny>) -> Option<Bound<'py, PyAny>> {
-    let mut referent = std::ptr::null_mut();
-    // SAFETY: `weak` is a live weakref.ref; GetRef returns a new reference,
-    // or NULL when the referent is dead (or, never for a weakref.ref, with an error set).
-    unsafe {
-        if ffi::compat::PyWeakref_GetRef(weak.as_ptr(), &mut referent) < 0 {
-            ffi::PyErr_Clear();
+        if !weak::sender_alive_natively(py, self.sender_ref.as_ref()) {
             return None;
         }
-        Bound::from_owned_ptr_or_opt(py, referent)
+        match self.resolution {
+            Resolution::WeakRef => weak::referent(py, &self.receiver),
+            _ => Some(self.receiver.bind(py).clone()),
+        }
     }
 }
 
@@ -205,10 +186,6 @@ impl ReceiverStore {
 
     pub fn cached_senders(&self) -> impl Iterator<Item = &CachedSender> {
         self.sender_cache.values()
-    }
-
-    pub fn sender_cache_len(&self) -> usize {
-        self.sender_cache.len()
     }
 
     pub fn cache_sender(&mut self, address: usize, entry: CachedSender, released: &mut Released) {
