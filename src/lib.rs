@@ -13,7 +13,8 @@
 //! - `signal/args.rs`: a send's arguments, laid out for the receivers
 //! - `signal/internals.rs`: Django's internals as outside code sees them
 //!   (`receivers`, `sender_receivers_cache`)
-//! - `receivers.rs`: receiver storage and its indexes
+//! - `receivers/mod.rs`: receiver storage and its indexes
+//! - `receivers/tests.rs`: the store's tests
 //! - `lock.rs`: the signal's lock and `signal.lock`
 //! - `keys.rs`: lookup keys (`_make_id`), bound-method detection
 //! - `weak.rs`: weak references, made and dereferenced
