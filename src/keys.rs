@@ -9,17 +9,7 @@ use parking_lot::Mutex;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyTuple, PyType};
-
-// The bound-method accessors of CPython's classobject.h, which pyo3-ffi does
-// not cover. Functions only: a data symbol (`PyMethod_Type`) declared here
-// would not link on Windows, where the type object is imported from the
-// Python DLL (`__declspec(dllimport)`), so the type comes from
-// `types.MethodType` instead (`METHOD_TYPE`).
-extern "C" {
-    fn PyMethod_Function(method: *mut ffi::PyObject) -> *mut ffi::PyObject;
-    fn PyMethod_Self(method: *mut ffi::PyObject) -> *mut ffi::PyObject;
-}
+use pyo3::types::{PyFunction, PyInt, PyTuple, PyType};
 
 /// The type of bound methods, `types.MethodType` (CPython's `PyMethod_Type`),
 /// set once when the module is made (`init_method_type`). Only ever compared
@@ -83,9 +73,38 @@ impl ObjId {
 /// # Safety
 /// `ptr` must be a live object.
 pub unsafe fn bound_method_parts(ptr: *mut ffi::PyObject) -> Option<(*mut ffi::PyObject, *mut ffi::PyObject)> {
-    // SAFETY: `ptr` is live (the caller's promise); once its type is
-    // `types.MethodType`, the accessors return its two borrowed fields.
-    unsafe { is_method_type(ptr).then(|| (PyMethod_Self(ptr), PyMethod_Function(ptr))) }
+    // SAFETY: `ptr` is live (the caller's promise), and its type is checked
+    // to be `types.MethodType` before its parts are read.
+    unsafe { is_method_type(ptr).then(|| crate::ffi::method_parts(ptr)) }
+}
+
+/// `(__self__, __func__)` of a bound method (`types.MethodType`), borrowed
+/// from it.
+#[inline]
+pub fn bound_method<'a, 'py>(
+    obj: &'a Bound<'py, PyAny>,
+) -> Option<(Borrowed<'a, 'py, PyAny>, Borrowed<'a, 'py, PyAny>)> {
+    // SAFETY: `obj` is live; the parts of a bound method are its own
+    // fields, alive as long as it is (the borrow of `obj`).
+    unsafe {
+        bound_method_parts(obj.as_ptr())
+            .map(|(slf, func)| (Borrowed::from_ptr(obj.py(), slf), Borrowed::from_ptr(obj.py(), func)))
+    }
+}
+
+/// Django's test for a bound method: `hasattr(r, "__self__") and
+/// hasattr(r, "__func__")`, answered without Python for the usual types.
+pub fn is_bound_method(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = obj.py();
+    if bound_method(obj).is_some() {
+        return Ok(true);
+    }
+    if let Ok(function) = obj.cast::<PyFunction>() {
+        // SAFETY: a live function object.
+        let has = |name| unsafe { function_has_attr(function.as_ptr(), name) };
+        return Ok(has(intern!(py, "__self__")) && has(intern!(py, "__func__")));
+    }
+    Ok(obj.hasattr(intern!(py, "__self__"))? && obj.hasattr(intern!(py, "__func__"))?)
 }
 
 /// Django's module-level `_make_id` while code has replaced it
@@ -174,7 +193,10 @@ pub fn native_make_id(target: &Bound<'_, PyAny>) -> PyResult<ObjId> {
 ///
 /// # Safety
 /// `function` must be a live function object.
-pub unsafe fn function_has_attr(function: *mut ffi::PyObject, name: &Bound<'_, pyo3::types::PyString>) -> bool {
+unsafe fn function_has_attr(function: *mut ffi::PyObject, name: &Bound<'_, pyo3::types::PyString>) -> bool {
+    // SAFETY: `function` is a live function (the caller's promise), whose
+    // `func_dict` is NULL or a live dict it owns; `dict_has` holds that dict
+    // while it searches, as its `__eq__`s may replace it.
     unsafe {
         let dict = (*function.cast::<ffi::PyFunctionObject>()).func_dict;
         if dict.is_null() || ffi::PyDict_Size(dict) == 0 {
@@ -191,6 +213,9 @@ pub unsafe fn function_has_attr(function: *mut ffi::PyObject, name: &Bound<'_, p
 /// # Safety
 /// `cls` must be a live type object.
 unsafe fn class_may_have_func(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::types::PyString>) -> bool {
+    // SAFETY: `cls` is a live type (the caller's promise), and so is its
+    // metaclass, held while the MRO dictionaries are searched; `PyType_Type`
+    // is a static object, only read.
     unsafe {
         let meta = ffi::Py_TYPE(cls);
         let generic = (*std::ptr::addr_of_mut!(ffi::PyType_Type)).tp_getattro;
@@ -237,37 +262,20 @@ unsafe fn version_tags(cls: *mut ffi::PyTypeObject, meta: *mut ffi::PyTypeObject
     unsafe {
         Some((
             cls as usize,
-            type_version_tag(cls)?,
+            crate::ffi::type_version_tag(cls)?,
             meta as usize,
-            type_version_tag(meta)?,
+            crate::ffi::type_version_tag(meta)?,
         ))
-    }
-}
-
-/// A type's version tag, while it is valid. CPython gives a type a new tag
-/// whenever it or one of its bases changes, so an unchanged tag means what was
-/// looked up on the type still stands. Up to Python 3.12 a valid tag is
-/// flagged `Py_TPFLAGS_VALID_VERSION_TAG`; 3.13 no longer sets that flag and
-/// marks an invalid tag with 0.
-///
-/// # Safety
-/// `tp` must be a live type object.
-#[inline]
-pub(crate) unsafe fn type_version_tag(tp: *mut ffi::PyTypeObject) -> Option<u32> {
-    // SAFETY: as the caller promises; only the type's fields are read.
-    unsafe {
-        let tag = (*tp).tp_version_tag;
-        #[cfg(not(Py_3_13))]
-        let valid = ffi::PyType_HasFeature(tp, ffi::Py_TPFLAGS_VALID_VERSION_TAG as _) != 0;
-        #[cfg(Py_3_13)]
-        let valid = tag != 0;
-        valid.then_some(tag)
     }
 }
 
 /// # Safety
 /// `tp` must be a live, ready type object.
 unsafe fn mro_defines(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> bool {
+    // SAFETY: `tp` is a live, ready type (the caller's promise); its MRO is
+    // NULL or a tuple of types, held while searched, each base's `tp_dict`
+    // NULL or a live dict; `PyClassMethod_Type` and `PyStaticMethod_Type`
+    // are static objects, only their addresses taken.
     unsafe {
         let mro = (*tp).tp_mro;
         if mro.is_null() {
@@ -328,6 +336,9 @@ impl Drop for Strong {
 /// # Safety
 /// `dict` is a live dict, `name` a live object; the thread is attached.
 unsafe fn dict_has(dict: *mut ffi::PyObject, name: *mut ffi::PyObject) -> bool {
+    // SAFETY: as the caller promises; the dict is held while searched, and
+    // the lookup returns a borrowed value (not used beyond its nullness) or
+    // NULL, with an error set only on failure, which is then cleared.
     unsafe {
         let dict = Strong::new(dict);
         let found = ffi::PyDict_GetItemWithError(dict.0, name);

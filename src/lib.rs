@@ -1,27 +1,46 @@
 //! fastdispatch: Django's signal dispatcher, natively.
 //!
-//! - `compat`: which Django's internals the `Signal` shows (4.2, 5.x, 6.0, 6.1)
-//! - `signal`: the `Signal` class (connect, disconnect, receivers, ...)
-//! - `send`: `send` and `send_robust`, the hot path
-//! - `receivers`: receiver storage and its indexes
-//! - `registry`: every live signal, weakly, for `describe`
-//! - `describe`: signals and receivers as data, JSON and text
-//! - `keys`: lookup keys (`_make_id`)
-//! - `lock`: the signal's lock and `signal.lock`
-//! - `python`: the Python objects the core calls out to
-//! - `registration`: `RegistrationBackend`, the base class of the
+//! Where each concept lives. Dependencies point one way: `describe` uses
+//! `signal` and `registry`; `signal` uses the storage (`receivers`, `lock`)
+//! and the leaves; the leaves are `ffi`, `compat`, `python`, and `keys` and
+//! `weak`, which use only `ffi` and `python`.
+//!
+//! - `lib.rs`: the module `fastdispatch._native`, wired together
+//! - `signal/mod.rs`: the `Signal` class, its Python methods and GC hooks
+//! - `signal/connect.rs`: connect, disconnect, clearing dead receivers
+//! - `signal/live.rs`: what a send reads, the live receivers for a sender
+//! - `signal/send.rs`: `send` and `send_robust`, the hot path
+//! - `signal/args.rs`: a send's arguments, laid out for the receivers
+//! - `signal/internals.rs`: Django's internals as outside code sees them
+//!   (`receivers`, `sender_receivers_cache`)
+//! - `receivers/mod.rs`: receiver storage and its indexes
+//! - `receivers/tests.rs`: the store's tests
+//! - `lock.rs`: the signal's lock and `signal.lock`
+//! - `keys.rs`: lookup keys (`_make_id`), bound-method detection
+//! - `weak.rs`: weak references, made and dereferenced
+//! - `ffi.rs`: the CPython calls PyO3 does not wrap
+//! - `python.rs`: the Python objects the core calls out to, imported once
+//! - `compat.rs`: which Django's internals the `Signal` shows (4.2 to 6.1)
+//! - `registry.rs`: every live signal, weakly, for `describe`
+//! - `describe/mod.rs`: signals and receivers as data (`describe`)
+//! - `describe/locate.rs`: what a receiver is and where its code is
+//! - `describe/render.rs`: the report as JSON and as text
+//! - `registration.rs`: `RegistrationBackend`, the base class of the
 //!   registration workflows of `fastdispatch.registration`
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod compat;
 mod describe;
+mod ffi;
 mod keys;
 mod lock;
 mod python;
 mod receivers;
 mod registration;
 mod registry;
-mod send;
 mod signal;
+mod weak;
 
 use pyo3::prelude::*;
 
@@ -79,8 +98,8 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NO_RECEIVERS", python::no_receivers(py))?;
 
     let signal_type = py.get_type::<Signal>();
-    python::native_live_receivers(py)?;
-    send::install(py, &signal_type)?;
+    signal::native_live_receivers(py)?;
+    signal::send::install(py, &signal_type)?;
     // `asend` and `asend_robust` are given by `fastdispatch._compat`, with
     // the other methods that depend on the Django series.
     signal_type.setattr("connect", python::glue(py, "connect")?)?;

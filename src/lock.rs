@@ -26,13 +26,9 @@ use crate::receivers::{ReceiverStore, Released};
 /// free-threaded build started with `PYTHON_GIL=0` runs without it.
 pub static GIL_ENABLED: AtomicBool = AtomicBool::new(false);
 
-/// State shared between a signal, its `lock` object and its weakref callback.
+/// State shared between a signal and its `lock` object.
 pub struct Shared {
     store: ReentrantMutex<RefCell<ReceiverStore>>,
-    /// Set by weakref callbacks when a receiver or sender dies; cleared when
-    /// the dead entries are removed. Never needs the lock, since callbacks
-    /// may fire while it is held.
-    pub dead: AtomicBool,
     /// Number of entries, readable without the lock for `send`'s fast exit.
     pub len: AtomicUsize,
     /// Whether some receiver is limited to a sender, so that `send` knows
@@ -50,7 +46,6 @@ impl Shared {
     pub fn new() -> Arc<Shared> {
         Arc::new(Shared {
             store: ReentrantMutex::new(RefCell::new(ReceiverStore::new())),
-            dead: AtomicBool::new(false),
             len: AtomicUsize::new(0),
             sender_specific: AtomicBool::new(false),
             python_holds: AtomicUsize::new(0),

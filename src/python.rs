@@ -167,19 +167,3 @@ pub fn no_receivers(py: Python<'_>) -> &Bound<'_, PyAny> {
         })
         .bind(py)
 }
-
-/// The native `Signal._live_receivers` method descriptor, to tell whether
-/// user code replaced it. Taken when the module is made (`init_module`), so
-/// that a replacement made before the first send is not taken for it.
-pub fn native_live_receivers(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static DESCRIPTOR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    DESCRIPTOR
-        .get_or_try_init(py, || {
-            let signal_type = py.get_type::<crate::signal::Signal>();
-            signal_type
-                .getattr("__dict__")?
-                .get_item("_live_receivers")
-                .map(Bound::unbind)
-        })
-        .map(|d| d.bind(py))
-}

@@ -10,14 +10,13 @@
 //! Along with the signal, the registry keeps the `__name__` of the module
 //! whose code created it: where its importable name is looked for first.
 
-use std::ptr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::PyString;
 
-use crate::signal::resolve;
+use crate::ffi;
+use crate::weak;
 
 struct Registered {
     /// A `weakref.ref` to the signal, without callback.
@@ -69,8 +68,8 @@ impl Registry {
 /// `weakref.ref` runs no Python code, a referent whose last reference is
 /// being dropped reads as dead, and a live one is referenced elsewhere too,
 /// so dropping this reference frees nothing.
-fn referent<'py>(py: Python<'py>, weak: &Py<PyAny>) -> Option<Bound<'py, PyAny>> {
-    resolve(py, weak).ok().flatten()
+fn referent<'py>(py: Python<'py>, reference: &Py<PyAny>) -> Option<Bound<'py, PyAny>> {
+    weak::referent(py, reference)
 }
 
 /// Record a signal that was just created.
@@ -79,11 +78,9 @@ pub fn register(signal: &Bound<'_, PyAny>) -> PyResult<()> {
     let module = creating_module(py);
     // Made before locking the registry: allocating may run the garbage
     // collector, and with it finalisers that create signals.
-    // SAFETY: `signal` is live and its type supports weak references; a new
-    // reference or NULL with an exception set is returned.
-    let weak = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyWeakref_NewRef(signal.as_ptr(), ptr::null_mut()))? };
+    let reference = weak::to_object_quietly(signal)?;
     let entry = Registered {
-        signal: weak.unbind(),
+        signal: reference.unbind(),
         module,
     };
     let dead = {
@@ -103,24 +100,9 @@ pub fn register(signal: &Bound<'_, PyAny>) -> PyResult<()> {
 /// `__name__` of the module whose code is running: the caller of
 /// `Signal(...)`, since native code pushes no frame of its own.
 fn creating_module(py: Python<'_>) -> Option<Py<PyString>> {
-    // SAFETY: PyEval_GetGlobals returns a borrowed reference to the running
-    // frame's globals (NULL when no Python frame runs), alive for this call;
-    // PyDict_GetItemWithError returns a borrowed value or NULL.
-    unsafe {
-        let globals = ffi::PyEval_GetGlobals();
-        if globals.is_null() {
-            return None;
-        }
-        let globals = Bound::from_borrowed_ptr(py, globals);
-        let globals = globals.cast::<PyDict>().ok()?;
-        let name = ffi::PyDict_GetItemWithError(globals.as_ptr(), pyo3::intern!(py, "__name__").as_ptr());
-        if name.is_null() {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        let name = Bound::from_borrowed_ptr(py, name);
-        name.cast_into::<PyString>().ok().map(Bound::unbind)
-    }
+    let globals = ffi::running_globals(py)?;
+    let name = globals.get_item(pyo3::intern!(py, "__name__")).ok()??;
+    name.cast_into::<PyString>().ok().map(Bound::unbind)
 }
 
 /// A live signal and the module that created it.

@@ -6,20 +6,24 @@
 //! `fastdispatch/signals.schema.json`, and `SCHEMA_VERSION` must change with
 //! it) and the text table of the same command.
 
-use std::fmt::Write as _;
+mod locate;
+mod render;
 
 use ahash::AHashMap;
-use pyo3::exceptions::{PyException, PyLookupError, PyTypeError, PyValueError};
-use pyo3::ffi;
+use pyo3::exceptions::{PyLookupError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule, PyString, PyTuple, PyType};
 use serde::Serialize;
 
-use crate::keys::{bound_method_parts, make_id, ObjId, ReceiverKey};
-use crate::python;
+use crate::keys::{make_id, ObjId, ReceiverKey};
 use crate::registry::{self, LiveSignal};
-use crate::signal::{is_weakref, resolve, Signal};
+use crate::signal::Signal;
+use crate::weak;
+
+use locate::{attribute, locate, qualified_type_name, safe_repr};
+use render::pretty_json;
+pub use render::render_text;
 
 /// The `schema_version` of the JSON report.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -331,14 +335,14 @@ fn receivers(signal: &Bound<'_, Signal>, sender_key: Option<ObjId>) -> PyResult<
             continue;
         }
         // Dead receivers, and receivers of a dead sender, never run again.
-        let Some(receiver) = resolve(py, &entry.receiver)? else {
+        let Some(receiver) = weak::resolve(py, &entry.receiver)? else {
             continue;
         };
         let sender = if entry.sender == any_sender {
             None
         } else {
             match &entry.sender_ref {
-                Some(sender_ref) => match resolve(py, sender_ref)? {
+                Some(sender_ref) => match weak::resolve(py, sender_ref)? {
                     Some(sender) => Some(sender_label(&sender)?),
                     None => continue,
                 },
@@ -353,7 +357,7 @@ fn receivers(signal: &Bound<'_, Signal>, sender_key: Option<ObjId>) -> PyResult<
             line: code.line,
             kind: code.kind,
             sender,
-            weak: is_weakref(&entry.receiver),
+            weak: weak::is_weakref(&entry.receiver),
             is_async: entry.is_async,
             dispatch_uid: dispatch_uid(&entry.key, &receiver)?,
         });
@@ -407,194 +411,6 @@ fn unreferenced_sender_label(key: ObjId) -> String {
         ObjId::Single(id) => format!("<object id {id:#x}>"),
         ObjId::Pair(owner, function) => format!("<bound method id ({owner:#x}, {function:#x})>"),
     }
-}
-
-/// The code a receiver runs, and what kind of callable leads to it.
-struct Code {
-    kind: ReceiverKind,
-    qualname: String,
-    module: Option<String>,
-    file: Option<String>,
-    line: Option<u32>,
-}
-
-/// How many wrappers deep `locate` looks, against endless `__wrapped__` chains.
-const MAX_UNWRAP: usize = 32;
-
-/// Find the Python code behind a receiver: a bound method's function, a
-/// partial's function, a callable object's `__call__`, and the innermost
-/// function of a chain of decorators (`__wrapped__`).
-fn locate(receiver: &Bound<'_, PyAny>) -> PyResult<Code> {
-    let py = receiver.py();
-    let connected_kind = kind_of(receiver)?;
-    let mut target = receiver.clone();
-    // Kept alive, so that their addresses stay theirs while compared.
-    let mut seen = vec![receiver.clone()];
-    let mut through_call = false;
-    for _ in 0..MAX_UNWRAP {
-        let mut next = unseen(&seen, method_function(&target)?);
-        if next.is_none() && is_partial(&target)? {
-            next = unseen(&seen, attribute(&target, intern!(py, "func"))?);
-        }
-        if next.is_none() {
-            next = unseen(&seen, attribute(&target, intern!(py, "__wrapped__"))?);
-        }
-        if next.is_none() && !through_call && kind_of(&target)?.is_none() {
-            // Only a `__call__` written in Python leads to code; a native
-            // one would describe a slot wrapper rather than the object.
-            next = unseen(&seen, attribute(target.get_type().as_any(), intern!(py, "__call__"))?)
-                .filter(|call| is_python_callable(call));
-            through_call = next.is_some();
-        }
-        let Some(next) = next else {
-            break;
-        };
-        seen.push(next.clone());
-        target = next;
-    }
-    let kind = connected_kind.unwrap_or(if through_call {
-        ReceiverKind::CallableObject
-    } else {
-        ReceiverKind::Builtin
-    });
-
-    let qualname = match text_attribute(&target, intern!(py, "__qualname__"))? {
-        Some(name) => name,
-        None => match text_attribute(&target, intern!(py, "__name__"))? {
-            Some(name) => name,
-            None => target.get_type().qualname()?.to_str()?.to_owned(),
-        },
-    };
-    let module = text_attribute(&target, intern!(py, "__module__"))?;
-    let (file, line) = match attribute(&target, intern!(py, "__code__"))? {
-        // SAFETY: a type check of a live object.
-        Some(code) if unsafe { ffi::PyCode_Check(code.as_ptr()) } != 0 => (
-            text_attribute(&code, intern!(py, "co_filename"))?,
-            attribute(&code, intern!(py, "co_firstlineno"))?
-                .and_then(|line| line.extract::<u32>().ok())
-                .filter(|line| *line > 0),
-        ),
-        _ => (None, None),
-    };
-    Ok(Code {
-        kind,
-        qualname,
-        module,
-        file,
-        line,
-    })
-}
-
-/// `candidate`, unless it is one of the objects already walked through.
-fn unseen<'py>(seen: &[Bound<'py, PyAny>], candidate: Option<Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
-    candidate.filter(|c| !seen.iter().any(|s| s.is(c)))
-}
-
-/// The kind of what was connected; None for other callable objects, told
-/// apart by what `locate` finds behind them.
-fn kind_of(receiver: &Bound<'_, PyAny>) -> PyResult<Option<ReceiverKind>> {
-    let ptr = receiver.as_ptr();
-    // SAFETY: type checks of a live object.
-    let (function, class, native) = unsafe {
-        (
-            ffi::PyFunction_Check(ptr) != 0,
-            ffi::PyType_Check(ptr) != 0,
-            ffi::PyCFunction_Check(ptr) != 0,
-        )
-    };
-    Ok(Some(if function {
-        ReceiverKind::Function
-    } else if method_function(receiver)?.is_some() {
-        ReceiverKind::Method
-    } else if is_partial(receiver)? {
-        ReceiverKind::Partial
-    } else if class {
-        ReceiverKind::Class
-    } else if native {
-        ReceiverKind::Builtin
-    } else {
-        return Ok(None);
-    }))
-}
-
-/// The function of a bound method (`__func__` beside `__self__`, as Django
-/// tells bound methods).
-fn method_function<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let py = obj.py();
-    // SAFETY: `obj` is live; the parts are borrowed from it.
-    if let Some((_, function)) = unsafe { bound_method_parts(obj.as_ptr()) } {
-        return Ok(Some(unsafe { Bound::from_borrowed_ptr(py, function) }));
-    }
-    // SAFETY: a type check of a live object.
-    if unsafe { ffi::PyFunction_Check(obj.as_ptr()) != 0 || ffi::PyType_Check(obj.as_ptr()) != 0 } {
-        return Ok(None);
-    }
-    if attribute(obj, intern!(py, "__self__"))?.is_none() {
-        return Ok(None);
-    }
-    // Builtin methods have a `__self__` but no `__func__`.
-    attribute(obj, intern!(py, "__func__"))
-}
-
-fn is_partial(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    obj.is_instance(&python::functools_partial(obj.py())?)
-}
-
-/// A Python function, or a method of one: what a `__call__` written in
-/// Python is found as on its class.
-fn is_python_callable(obj: &Bound<'_, PyAny>) -> bool {
-    // SAFETY: type checks of a live object and of a bound method's borrowed
-    // function.
-    unsafe {
-        ffi::PyFunction_Check(obj.as_ptr()) != 0
-            || bound_method_parts(obj.as_ptr()).is_some_and(|(_, function)| ffi::PyFunction_Check(function) != 0)
-    }
-}
-
-/// `getattr(obj, name)`, None when it raises: a receiver with odd attributes
-/// is described as far as it can be rather than failing the whole report.
-/// Only `Exception`s are taken for absence; `KeyboardInterrupt` and the like
-/// go through.
-fn attribute<'py>(obj: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    match obj.getattr(name) {
-        Ok(value) => Ok(Some(value)),
-        Err(err) if err.is_instance_of::<PyException>(obj.py()) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-fn text_attribute(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<String>> {
-    match attribute(obj, name)? {
-        Some(value) => match value.cast::<PyString>() {
-            Ok(text) => Ok(Some(text.to_str()?.to_owned())),
-            Err(_) => Ok(None),
-        },
-        None => Ok(None),
-    }
-}
-
-/// `repr(obj)`, or a stand-in when its `__repr__` raises.
-fn safe_repr(obj: &Bound<'_, PyAny>) -> PyResult<String> {
-    match obj.repr() {
-        Ok(text) => Ok(text.to_str()?.to_owned()),
-        Err(err) if err.is_instance_of::<PyException>(obj.py()) => {
-            Ok(format!("<{} object>", qualified_type_name(&obj.get_type())?))
-        }
-        Err(err) => Err(err),
-    }
-}
-
-/// `module.qualname` of a class (just `qualname` for builtins).
-fn qualified_type_name(class: &Bound<'_, PyType>) -> PyResult<String> {
-    let py = class.py();
-    let qualname = match text_attribute(class, intern!(py, "__qualname__"))? {
-        Some(qualname) => qualname,
-        None => class.name()?.to_str()?.to_owned(),
-    };
-    Ok(match text_attribute(class, intern!(py, "__module__"))? {
-        Some(module) if module != "builtins" => format!("{module}.{qualname}"),
-        _ => qualname,
-    })
 }
 
 /// Importable names (`module.attribute`) of the signals, found by identity:
@@ -665,134 +481,4 @@ fn attribute_holding(module: &Bound<'_, PyModule>, signal: &Bound<'_, PyAny>) ->
 
 fn is_private(module_name: &str) -> bool {
     module_name.split('.').any(|part| part.starts_with('_'))
-}
-
-/// The text report: per signal a title line, then a table of its receivers.
-pub fn render_text(signals: &[SignalInfo]) -> String {
-    const HEADER: [&str; 7] = [
-        "receiver",
-        "kind",
-        "sender",
-        "ref",
-        "mode",
-        "dispatch_uid",
-        "defined at",
-    ];
-    let mut out = String::new();
-    let mut receiver_count = 0;
-    for signal in signals {
-        let short_type = signal.type_name.rsplit('.').next().unwrap_or(&signal.type_name);
-        let caching = if signal.use_caching { ", use_caching" } else { "" };
-        let count = match signal.receivers.len() {
-            0 => "no receivers".to_owned(),
-            1 => "1 receiver".to_owned(),
-            n => format!("{n} receivers"),
-        };
-        let _ = writeln!(out, "{}  [{short_type}{caching}]  {count}", signal.title());
-        receiver_count += signal.receivers.len();
-        if signal.receivers.is_empty() {
-            out.push('\n');
-            continue;
-        }
-        let rows: Vec<[String; 7]> = signal
-            .receivers
-            .iter()
-            .map(|r| {
-                [
-                    r.dotted_name(),
-                    r.kind.as_str().to_owned(),
-                    r.sender.clone().unwrap_or_else(|| "any".to_owned()),
-                    if r.weak { "weak" } else { "strong" }.to_owned(),
-                    if r.is_async { "async" } else { "sync" }.to_owned(),
-                    r.dispatch_uid.clone().unwrap_or_else(|| "-".to_owned()),
-                    r.location().unwrap_or_else(|| "-".to_owned()),
-                ]
-            })
-            .collect();
-        let mut widths = HEADER.map(|h| h.chars().count());
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let header = HEADER.map(str::to_owned);
-        for row in std::iter::once(&header).chain(&rows) {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            let line = format!("  {}", cells.join("  "));
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let _ = writeln!(
-        out,
-        "{}, {}",
-        plural(signals.len(), "signal"),
-        plural(receiver_count, "receiver")
-    );
-    out
-}
-
-/// `report` as indented JSON, `width` spaces per level. The output's size is
-/// worked out first, so that an indent too large for memory is a
-/// `MemoryError` rather than a failed allocation, which would abort the process.
-fn pretty_json<T: Serialize>(report: &T, width: usize) -> PyResult<serde_json::Result<Vec<u8>>> {
-    // Written with no indent, then with one space: the difference is the
-    // sum of the lines' depths, each multiplied by `width` in the output.
-    let flat = match counted_json(report, b"") {
-        Ok(size) => size,
-        Err(err) => return Ok(Err(err)),
-    };
-    let one = match counted_json(report, b" ") {
-        Ok(size) => size,
-        Err(err) => return Ok(Err(err)),
-    };
-    let depths = one.saturating_sub(flat);
-    let spaces_needed = if depths == 0 { 0 } else { width };
-    let size = depths
-        .checked_mul(width)
-        .and_then(|indent| indent.checked_add(flat))
-        .filter(|size| isize::try_from(*size).is_ok())
-        .ok_or_else(json_too_large)?;
-    let mut spaces = Vec::new();
-    spaces.try_reserve_exact(spaces_needed).map_err(|_| json_too_large())?;
-    spaces.resize(spaces_needed, b' ');
-    let mut out = Vec::new();
-    out.try_reserve_exact(size).map_err(|_| json_too_large())?;
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(&spaces);
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    Ok(report.serialize(&mut serializer).map(|()| out))
-}
-
-/// How many bytes `report` takes as JSON indented by `indent`.
-fn counted_json<T: Serialize>(report: &T, indent: &[u8]) -> serde_json::Result<usize> {
-    let mut counter = ByteCounter(0);
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(indent);
-    let mut serializer = serde_json::Serializer::with_formatter(&mut counter, formatter);
-    report.serialize(&mut serializer)?;
-    Ok(counter.0)
-}
-
-/// A writer that only counts.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 = self.0.saturating_add(buf.len());
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[cold]
-fn json_too_large() -> PyErr {
-    pyo3::exceptions::PyMemoryError::new_err("the indented JSON would not fit in memory")
 }

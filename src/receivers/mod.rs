@@ -10,11 +10,11 @@
 use std::sync::Arc;
 
 use ahash::AHashMap;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use smallvec::SmallVec;
 
 use crate::keys::{ObjId, ReceiverKey};
+use crate::weak;
 
 /// One connected receiver, as Django's `receivers` tuple
 /// `((receiver_key, sender_key), receiver_or_weakref, sender_weakref, is_async)`.
@@ -63,15 +63,11 @@ pub enum Resolution {
 
 impl Target {
     pub fn new(receiver: Py<PyAny>, sender_ref: Option<Py<PyAny>>, is_async: bool) -> Target {
-        // SAFETY: type checks of live objects.
-        let weakref = |obj: &Py<PyAny>| unsafe { ffi::PyWeakref_CheckRefExact(obj.as_ptr()) != 0 };
-        // SAFETY: as above.
-        let strong = unsafe { ffi::PyWeakref_CheckRef(receiver.as_ptr()) == 0 };
-        let resolution = if !sender_ref.as_ref().is_none_or(weakref) {
+        let resolution = if !sender_ref.as_ref().is_none_or(weak::is_plain_weakref) {
             Resolution::Python
-        } else if strong {
+        } else if !weak::is_weakref(&receiver) {
             Resolution::Strong
-        } else if weakref(&receiver) {
+        } else if weak::is_plain_weakref(&receiver) {
             Resolution::WeakRef
         } else {
             Resolution::Python
@@ -94,28 +90,13 @@ impl Target {
     /// for a target that `resolves_natively`.
     #[inline]
     pub fn resolve_natively<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
-        if let Some(sender_ref) = &self.sender_ref {
-            weak_referent(py, sender_ref)?;
-        }
-        match self.resolution {
-            Resolution::WeakRef => weak_referent(py, &self.receiver),
-            _ => Some(self.receiver.bind(py).clone()),
-        }
-    }
-}
-
-/// What a plain weakref refers to, if it is alive.
-#[inline]
-fn weak_referent<'py>(py: Python<'py>, weak: &Py<PyAny>) -> Option<Bound<'py, PyAny>> {
-    let mut referent = std::ptr::null_mut();
-    // SAFETY: `weak` is a live weakref.ref; GetRef returns a new reference,
-    // or NULL when the referent is dead (or, never for a weakref.ref, with an error set).
-    unsafe {
-        if ffi::compat::PyWeakref_GetRef(weak.as_ptr(), &mut referent) < 0 {
-            ffi::PyErr_Clear();
+        if !weak::sender_alive_natively(py, self.sender_ref.as_ref()) {
             return None;
         }
-        Bound::from_owned_ptr_or_opt(py, referent)
+        match self.resolution {
+            Resolution::WeakRef => weak::referent(py, &self.receiver),
+            _ => Some(self.receiver.bind(py).clone()),
+        }
     }
 }
 
@@ -205,10 +186,6 @@ impl ReceiverStore {
 
     pub fn cached_senders(&self) -> impl Iterator<Item = &CachedSender> {
         self.sender_cache.values()
-    }
-
-    pub fn sender_cache_len(&self) -> usize {
-        self.sender_cache.len()
     }
 
     pub fn cache_sender(&mut self, address: usize, entry: CachedSender, released: &mut Released) {
@@ -489,69 +466,4 @@ fn unindex<K: std::hash::Hash + Eq>(index: &mut AHashMap<K, Slots>, key: K, slot
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(py: Python<'_>, receiver: usize, sender: ObjId) -> Entry {
-        Entry {
-            key: ReceiverKey::Target(ObjId::Single(receiver)),
-            sender,
-            receiver: receiver.into_pyobject(py).unwrap().into_any().unbind(),
-            sender_ref: None,
-            is_async: false,
-        }
-    }
-
-    fn receivers(py: Python<'_>, snapshot: &Snapshot) -> Vec<usize> {
-        snapshot.iter().map(|t| t.receiver.extract(py).unwrap()).collect()
-    }
-
-    #[test]
-    fn snapshots_merge_any_sender_and_sender_receivers_in_connection_order() {
-        Python::initialize();
-        Python::attach(|py| {
-            let mut store = ReceiverStore::new();
-            let mut released = Released::default();
-            let any = ObjId::of_none();
-            let model = ObjId::Single(7);
-            store.push(entry(py, 1, any), &mut released);
-            store.push(entry(py, 2, model), &mut released);
-            store.push(entry(py, 3, any), &mut released);
-            store.push(entry(py, 4, ObjId::Single(8)), &mut released);
-            assert_eq!(receivers(py, &store.snapshot(py, Some(model))), [1, 2, 3]);
-            assert_eq!(receivers(py, &store.snapshot(py, None)), [1, 3]);
-            assert_eq!(receivers(py, &store.snapshot(py, Some(ObjId::Single(9)))), [1, 3]);
-            // A change for one sender outdates only that sender's snapshot.
-            let slot = store.find_target(ObjId::Single(2), model).unwrap();
-            store.remove(slot, &mut released);
-            assert_eq!(receivers(py, &store.snapshot(py, Some(model))), [1, 3]);
-            assert_eq!(store.per_sender.len(), 1);
-        });
-    }
-
-    #[test]
-    fn removal_leaves_order_and_index_intact_across_compaction() {
-        Python::initialize();
-        Python::attach(|py| {
-            let mut store = ReceiverStore::new();
-            let mut released = Released::default();
-            let any = ObjId::of_none();
-            for r in 0..100 {
-                store.push(entry(py, r, any), &mut released);
-            }
-            for r in (0..100).filter(|r| r % 3 != 0) {
-                let slot = store.find_target(ObjId::Single(r), any).unwrap();
-                store.remove(slot, &mut released);
-                store.compact_if_sparse();
-            }
-            assert!(store.slots.len() < 100, "holes were compacted away");
-            let expected: Vec<usize> = (0..100).filter(|r| r % 3 == 0).collect();
-            assert_eq!(receivers(py, &store.snapshot(py, None)), expected);
-            for r in &expected {
-                let slot = store.find_target(ObjId::Single(*r), any).unwrap();
-                assert_eq!(store.entry_at(slot).unwrap().receiver.extract::<usize>(py).unwrap(), *r);
-            }
-            assert_eq!(store.len(), expected.len());
-        });
-    }
-}
+mod tests;
