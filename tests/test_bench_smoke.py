@@ -35,9 +35,11 @@ SEND_ROWS = (
     "send_robust_10",
     "send_filtered_100",
 )
-# asend and asend_robust (Django 5.0 and later): sync receivers, then async.
+# asend and asend_robust (Django 5.0 and later): sync receivers, receivers
+# of other senders only, then async receivers.
 ASEND_ROWS = (
     tuple(f"{method}_{n}" for method in ("asend", "asend_robust") for n in (0, 1, 10))
+    + tuple(f"{method}_other_senders_10" for method in ("asend", "asend_robust"))
     + tuple(
         f"{method}_async_{n}" for method in ("asend", "asend_robust") for n in (1, 10)
     )

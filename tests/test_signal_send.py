@@ -526,3 +526,17 @@ def test_send_robust_lets_base_exceptions_through(exc_type):
     with pytest.raises(exc_type):
         signal.send_robust(None)
     assert calls == ["failing"]
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust"])
+def test_send_signatures_are_djangos(method):
+    """inspect.signature shows what Django's methods take: `sender` by
+    position or by keyword, then any keyword arguments."""
+    import inspect
+
+    from support.reference import load_reference
+
+    django_signal = load_reference().Signal()
+    assert inspect.signature(getattr(Signal(), method)) == inspect.signature(
+        getattr(django_signal, method)
+    )

@@ -42,8 +42,8 @@ impl Mode {
 
 /// Install `send` and `send_robust` on `Signal` as method descriptors.
 pub fn install(py: Python<'_>, signal_type: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
-    const SEND_DOC: &CStr = c"send($self, sender, /, **named)\n--\n\nSend signal from sender to all connected receivers.\n\nReceivers are called in connection order as receiver(signal=self, sender=sender, **named); async receivers run after the sync ones, concurrently. A receiver's exception propagates and ends the dispatch. Return a list of (receiver, response) pairs.";
-    const ROBUST_DOC: &CStr = c"send_robust($self, sender, /, **named)\n--\n\nSend signal from sender to all connected receivers, catching errors.\n\nAn Exception raised by a receiver is logged on the django.dispatch logger and returned as that receiver's response. Return a list of (receiver, response) pairs.";
+    const SEND_DOC: &CStr = c"send($self, sender, **named)\n--\n\nSend signal from sender to all connected receivers.\n\nReceivers are called in connection order as receiver(signal=self, sender=sender, **named); async receivers run after the sync ones, concurrently. A receiver's exception propagates and ends the dispatch. Return a list of (receiver, response) pairs.";
+    const ROBUST_DOC: &CStr = c"send_robust($self, sender, **named)\n--\n\nSend signal from sender to all connected receivers, catching errors.\n\nAn Exception raised by a receiver is logged on the django.dispatch logger and returned as that receiver's response. Return a list of (receiver, response) pairs.";
     // The same trampoline `#[pymethods]` expands to.
     let send: ffi::PyCFunctionFastWithKeywords =
         pyo3::impl_::trampoline::get_trampoline_function!(fastcall_cfunction_with_keywords, send);
