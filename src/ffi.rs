@@ -53,6 +53,45 @@ pub unsafe fn type_version_tag(tp: *mut ffi::PyTypeObject) -> Option<u32> {
     }
 }
 
+/// A type's version tag, given one first if it has none yet: CPython gives
+/// a new class its first tag lazily, at its first lookup through the type
+/// cache, and a sender class nothing looked up yet would otherwise never hit
+/// a cache keyed by tags. Python 3.12+ assigns one directly; before, looking
+/// `name` up through the type cache (`_PyType_Lookup`) assigns it, and may
+/// run Python code (a key's `__eq__` in a class dict), after which the tag
+/// is read afresh.
+///
+/// # Safety
+/// `tp` must be a live type object held by the caller, `name` a live `str`.
+#[inline]
+pub unsafe fn assigned_type_version_tag(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> Option<u32> {
+    // SAFETY: as the caller promises; assigning a tag only writes the type's
+    // own tag and flags and sets no exception; `_PyType_Lookup` returns a
+    // borrowed result (ignored) and clears any error of its search.
+    unsafe {
+        if let Some(tag) = type_version_tag(tp) {
+            return Some(tag);
+        }
+        #[cfg(Py_3_12)]
+        {
+            let _ = name;
+            PyUnstable_Type_AssignVersionTag(tp);
+        }
+        #[cfg(not(Py_3_12))]
+        _PyType_Lookup(tp, name);
+        type_version_tag(tp)
+    }
+}
+
+// What assigns a type its version tag: CPython 3.12's public unstable API,
+// and before it the type cache's lookup; pyo3-ffi declares neither.
+extern "C" {
+    #[cfg(Py_3_12)]
+    fn PyUnstable_Type_AssignVersionTag(tp: *mut ffi::PyTypeObject) -> std::os::raw::c_int;
+    #[cfg(not(Py_3_12))]
+    fn _PyType_Lookup(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
 /// Where an object keeps its instance `__dict__`.
 pub enum InstanceDict<'a, 'py> {
     /// At a positive offset in the object (`#[pyclass(dict)]`, inherited by

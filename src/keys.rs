@@ -229,10 +229,18 @@ unsafe fn class_may_have_func(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::ty
         if tags.is_some() && CLASSES_WITHOUT_FUNC.with(|known| known.get().contains(&tags)) {
             return false;
         }
-        // The metaclass is held while the class's MRO is searched: a key's
-        // `__eq__` there may give the class another one (`cls.__class__ =
-        // ...`), and collect this one.
+        // The metaclass is held from here on: a key's `__eq__` in a class
+        // dict, which giving the class a tag or searching its MRO may run,
+        // may give the class another one (`cls.__class__ = ...`), and collect
+        // this one.
         let _meta = Strong::new(meta.cast());
+        // Tags given now (a class nothing looked up yet has none) make the
+        // answer below a cache entry for the next send.
+        let tags = tags.or_else(|| {
+            crate::ffi::assigned_type_version_tag(cls.cast(), name.as_ptr());
+            crate::ffi::assigned_type_version_tag(meta, name.as_ptr());
+            version_tags(cls.cast(), meta)
+        });
         let defined = mro_defines(cls.cast(), name.as_ptr()) || mro_defines(meta, name.as_ptr());
         if !defined && tags.is_some() {
             CLASSES_WITHOUT_FUNC.with(|known| {
