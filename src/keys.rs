@@ -226,7 +226,7 @@ unsafe fn class_may_have_func(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::ty
         // their version tags stand: setting an attribute on either (or a
         // base) gives them new ones.
         let tags = version_tags(cls.cast(), meta);
-        if tags.is_some() && CLASSES_WITHOUT_FUNC.with(|known| known.get().contains(&tags)) {
+        if tags.is_some() && CLASSES_WITHOUT_FUNC.with(|known| known.iter().any(|entry| entry.get() == tags)) {
             return false;
         }
         // The metaclass is held from here on: a key's `__eq__` in a class
@@ -244,10 +244,10 @@ unsafe fn class_may_have_func(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::ty
         let defined = mro_defines(cls.cast(), name.as_ptr()) || mro_defines(meta, name.as_ptr());
         if !defined && tags.is_some() {
             CLASSES_WITHOUT_FUNC.with(|known| {
-                let mut entries = known.get();
-                entries.rotate_right(1);
-                entries[0] = tags;
-                known.set(entries);
+                let mut newer = tags;
+                for entry in known {
+                    newer = entry.replace(newer);
+                }
             });
         }
         defined
@@ -257,8 +257,10 @@ unsafe fn class_may_have_func(cls: *mut ffi::PyObject, name: &Bound<'_, pyo3::ty
 type ClassTags = Option<(usize, u32, usize, u32)>;
 
 thread_local! {
-    /// Classes recently found to have no `__func__`, by version tags.
-    static CLASSES_WITHOUT_FUNC: std::cell::Cell<[ClassTags; 8]> = const { std::cell::Cell::new([None; 8]) };
+    /// Classes recently found to have no `__func__`, by version tags, the
+    /// newest first. A cell each, so that a look-up copies one entry at a
+    /// time rather than all eight.
+    static CLASSES_WITHOUT_FUNC: [std::cell::Cell<ClassTags>; 8] = const { [const { std::cell::Cell::new(None) }; 8] };
 }
 
 /// The version tags of a class and its metaclass, when both are valid.

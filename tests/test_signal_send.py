@@ -356,6 +356,39 @@ def test_bad_send_arguments(method, with_receivers):
             {"sender": 2},
             f"Signal.{method}() got multiple values for argument 'sender'",
         ),
+        # A name binding `self` fails too, and Python reports the names
+        # first, in the order given, then the positional count.
+        (
+            (1,),
+            {"self": 2},
+            f"Signal.{method}() got multiple values for argument 'self'",
+        ),
+        ((), {"self": 2}, f"Signal.{method}() got multiple values for argument 'self'"),
+        (
+            (),
+            {"sender": 1, "self": 2},
+            f"Signal.{method}() got multiple values for argument 'self'",
+        ),
+        (
+            (1,),
+            {"sender": 2, "self": 3},
+            f"Signal.{method}() got multiple values for argument 'sender'",
+        ),
+        (
+            (1,),
+            {"self": 2, "sender": 3},
+            f"Signal.{method}() got multiple values for argument 'self'",
+        ),
+        (
+            (1, 2),
+            {"sender": 3},
+            f"Signal.{method}() got multiple values for argument 'sender'",
+        ),
+        (
+            (),
+            {"".join(["se", "lf"]): 3, "sender": 1},
+            f"Signal.{method}() got multiple values for argument 'self'",
+        ),
     ]
     for args, kwargs, message in cases:
         with pytest.raises(TypeError) as excinfo:
@@ -363,6 +396,36 @@ def test_bad_send_arguments(method, with_receivers):
         assert str(excinfo.value) == message
     if recorder is not None:
         assert recorder.calls == []
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust"])
+@pytest.mark.parametrize("with_receivers", [False, True], ids=["empty", "connected"])
+def test_names_like_self_and_sender_bind_as_named_arguments(method, with_receivers):
+    """Names as long as `self` or `sender` but not those, and `sender` made at
+    run time (another string object than the interned one), bind as Python
+    binds them."""
+    signal = Signal()
+    recorder = Recorder(signal, 1) if with_receivers else None
+    send = getattr(signal, method)
+    built_sender = "".join(["sen", "der"])
+    calls = [
+        ((Sender,), {"selg": 2, "sendex": 3}),
+        ((), {"selg": 2, built_sender: Sender}),
+        ((), {built_sender: Sender, "a": 1}),
+    ]
+    for args, kwargs in calls:
+        responses = send(*args, **kwargs)
+        if recorder is None:
+            assert responses == []
+            continue
+        assert responses == [(recorder.receivers[0], "r0")]
+        _, received = recorder.calls.pop()
+        assert received["sender"] is Sender
+        assert received["signal"] is signal
+        named = {k: v for k, v in kwargs.items() if k != "sender"}
+        assert {
+            k: v for k, v in received.items() if k not in ("signal", "sender")
+        } == named
 
 
 def _expected_duplicate_signal_error(handler):

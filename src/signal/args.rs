@@ -56,17 +56,25 @@ impl<'a, 'py> CallArgs<'a, 'py> {
             Some(unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() })
         };
         let nkw = names.as_ref().map_or(0, |n| n.len());
+        let shape = call_shape(py, names.as_ref(), nargs == 1)?;
+        // Python's order: the names first, in the order given (a name that
+        // binds `self`, or `sender` when a positional argument took it),
+        // then the number of positional arguments.
+        match (shape.self_index, shape.sender_index) {
+            (Some(s), Some(i)) if nargs > 0 && i < s => return Err(given_twice(mode, "sender")),
+            (Some(_), _) => return Err(given_twice(mode, "self")),
+            (None, Some(_)) if nargs > 0 => return Err(given_twice(mode, "sender")),
+            _ => {}
+        }
         if nargs > 1 {
             return Err(too_many_positional(mode, nargs));
         }
-        let shape = call_shape(py, names.as_ref(), nargs == 1)?;
         let sender = match (nargs, shape.sender_index) {
             // SAFETY: one positional argument, at `args[0]`.
             (1, None) => unsafe { *args },
             // SAFETY: `args[nargs + i]` is the value of the name at `i`, and
             // `sender_index < nkw`, `nargs` 0.
             (0, Some(i)) => unsafe { *args.add(i) },
-            (1, Some(_)) => return Err(sender_given_twice(mode)),
             _ => return Err(sender_missing(mode)),
         };
         // SAFETY: the caller passes `nargs + nkw` arguments.
@@ -132,10 +140,45 @@ impl<'a, 'py> CallArgs<'a, 'py> {
     }
 }
 
+/// Whether a send's arguments bind to `send(self, sender, **named)` as
+/// Python would bind them, without error, judged without the call-shape
+/// cache: the sender given once, and no name that could be `self` or
+/// `sender` but the interned `sender` itself. Only those two names can fail
+/// to bind, and any other length rules them out; `false` when unsure, for
+/// `CallArgs::parse` to decide (and raise).
+///
+/// # Safety
+/// `nargsf` and `kwnames` are those of a valid vectorcall argument layout.
+#[inline(always)]
+pub(super) unsafe fn binds_plainly(py: Python<'_>, nargsf: ffi::Py_ssize_t, kwnames: *mut ffi::PyObject) -> bool {
+    // SAFETY: a plain computation on the caller's `nargsf`.
+    let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) };
+    let mut named_sender = false;
+    if !kwnames.is_null() {
+        let sender = intern!(py, "sender").as_ptr();
+        // SAFETY: a non-null `kwnames` is a tuple of `str` (the caller's
+        // promise; CPython allows no other keyword names), alive for the
+        // call; each name is only read.
+        unsafe {
+            for i in 0..ffi::PyTuple_GET_SIZE(kwnames) {
+                let name = ffi::PyTuple_GET_ITEM(kwnames, i);
+                if name == sender && !named_sender {
+                    named_sender = true;
+                } else if matches!(ffi::PyUnicode_GET_LENGTH(name), 4 | 6) {
+                    return false;
+                }
+            }
+        }
+    }
+    nargs + ffi::Py_ssize_t::from(named_sender) == 1
+}
+
 /// The receivers' keyword names for one shape of call, and where the sender is.
 struct CallShape<'py> {
     kwnames: Bound<'py, PyTuple>,
     sender_index: Option<usize>,
+    /// A name binds the method's `self` (Python's "multiple values" error).
+    self_index: Option<usize>,
     clashes: bool,
 }
 
@@ -144,6 +187,7 @@ struct CachedShape {
     names: SmallVec<[Py<PyString>; 8]>,
     kwnames: Py<PyTuple>,
     sender_index: Option<usize>,
+    self_index: Option<usize>,
     clashes: bool,
 }
 
@@ -185,6 +229,7 @@ fn call_shape<'py>(
         Some(CallShape {
             kwnames: shape.kwnames.bind(py).clone(),
             sender_index: shape.sender_index,
+            self_index: shape.self_index,
             clashes: shape.clashes,
         })
     });
@@ -199,7 +244,9 @@ fn call_shape<'py>(
     let mut out: SmallVec<[Bound<'py, PyString>; 8]> = SmallVec::new();
     out.push(signal_name.clone());
     out.push(sender_name.clone());
+    let self_name = intern!(py, "self");
     let mut sender_index = None;
+    let mut self_index = None;
     let mut clashes = false;
     let mut cached_names = SmallVec::new();
     if let Some(names) = names {
@@ -209,6 +256,9 @@ fn call_shape<'py>(
             if name.as_any().eq(sender_name)? {
                 sender_index = Some(i);
                 continue;
+            }
+            if self_index.is_none() && name.as_any().eq(self_name)? {
+                self_index = Some(i);
             }
             clashes |= name.as_any().eq(signal_name)?;
             out.push(name);
@@ -225,6 +275,7 @@ fn call_shape<'py>(
                     names: cached_names,
                     kwnames: kwnames.clone().unbind(),
                     sender_index,
+                    self_index,
                     clashes,
                 },
             );
@@ -233,6 +284,7 @@ fn call_shape<'py>(
     Ok(CallShape {
         kwnames,
         sender_index,
+        self_index,
         clashes,
     })
 }
@@ -249,9 +301,9 @@ fn too_many_positional(mode: Mode, nargs: usize) -> PyErr {
 
 #[cold]
 #[inline(never)]
-fn sender_given_twice(mode: Mode) -> PyErr {
+fn given_twice(mode: Mode, parameter: &str) -> PyErr {
     PyTypeError::new_err(format!(
-        "{}() got multiple values for argument 'sender'",
+        "{}() got multiple values for argument '{parameter}'",
         mode.qualname()
     ))
 }

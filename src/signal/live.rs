@@ -136,6 +136,12 @@ pub fn native_live_receivers(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 }
 
 impl Signal {
+    /// Django's `not self.receivers`.
+    #[inline(always)]
+    pub(crate) fn has_no_receivers(&self) -> bool {
+        self.shared.len.load(Ordering::Acquire) == 0
+    }
+
     /// The first step of each of Django's sends: with no receivers at all,
     /// there is nothing to do (false). Otherwise the sender is looked up in
     /// the sender cache before anything else: a dict, so an unhashable sender
@@ -143,7 +149,7 @@ impl Signal {
     /// refuses what it cannot weakly reference (dead receivers stay).
     #[inline]
     pub(crate) fn admits(&self, sender: &Bound<'_, PyAny>) -> PyResult<bool> {
-        if self.shared.len.load(Ordering::Acquire) == 0 {
+        if self.has_no_receivers() {
             return Ok(false);
         }
         if !self.use_caching_enabled() {

@@ -118,6 +118,14 @@ unsafe fn run(
     // SAFETY: `slf` is a live `Signal` (the caller's promise).
     let signal = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<Signal>() };
 
+    // 0. No receiver at all, the usual state of most signals: Django looks
+    //    at nothing but its arguments' binding (not the sender), so once
+    //    they bind there is nothing to lay out.
+    // SAFETY: a vectorcall argument layout (the caller's promise).
+    if signal.get().has_no_receivers() && unsafe { super::args::binds_plainly(py, nargsf, kwnames) } {
+        return Ok(PyList::empty(py).into_ptr());
+    }
+
     // 1. The receivers' arguments, laid out once for all of them: on the
     //    stack for up to `INLINE_ARGS - 3` named arguments.
     let mut inline = [MaybeUninit::uninit(); INLINE_ARGS];
