@@ -101,4 +101,6 @@ def _report_at_exit(profile: Profile, path: str | None) -> None:
     try:
         write_report(profile, path)
     except OSError as err:
-        sys.stderr.write(f"fastdispatch: could not write the profile to {path}: {err}\n")
+        sys.stderr.write(
+            f"fastdispatch: could not write the profile to {path}: {err}\n"
+        )
