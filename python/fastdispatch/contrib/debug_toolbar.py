@@ -40,7 +40,9 @@ TEMPLATE = "fastdispatch/debug_toolbar/signal_timing.html"
 
 @cache
 def _engine() -> Engine:
-    return Engine(dirs=[str(_TEMPLATES)], libraries={}, autoescape=True)
+    return Engine(
+        dirs=[str(_TEMPLATES)], libraries={"i18n": "django.templatetags.i18n"}
+    )
 
 
 def _milliseconds(ns: int) -> str:
