@@ -13,25 +13,28 @@
 //! - `session.rs`: one profile's rows, keyed by (signal, receiver)
 //! - `report.rs`: the rows as data (`Profile`, `ReceiverTiming`) and JSON
 //! - `render.rs`: the rows as a text table
+//! - `clock.rs`: the clock of native timings, and its ticks in nanoseconds
 //!
 //! No lock is held while Python code runs: what needs Python (a receiver's
 //! weak reference, a sender's label) is made before a profile's lock is
 //! taken, and what a row releases is released after it is let go.
 
+mod clock;
 mod render;
 mod report;
 mod session;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::RwLock;
 use pyo3::prelude::*;
 use smallvec::SmallVec;
 
+pub use clock::ticks;
 pub use report::{Profile, ReceiverTiming, SCHEMA_VERSION};
-use session::Session;
+pub use session::Timed;
+use session::{Batch, Session, Unit};
 
 /// How many profiles are running: the one thing a send reads when none is.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -56,32 +59,44 @@ pub enum Outcome {
     Caught,
 }
 
-/// Record one call of `receiver` by `signal` for `sender` in every running
-/// profile. Never fails: a row that cannot be made (memory) is left out.
+/// Record the calls of one send, timed in ticks (`ticks()`), in every
+/// running profile. Never fails: a row that cannot be made (memory) is left out.
 #[inline(never)]
-pub fn record(
-    signal: &Bound<'_, PyAny>,
-    receiver: &Bound<'_, PyAny>,
-    sender: &Bound<'_, PyAny>,
-    elapsed: Duration,
-    outcome: Outcome,
-) {
-    let sessions: SmallVec<[Arc<Session>; 2]> = SESSIONS.read().iter().cloned().collect();
-    if sessions.is_empty() {
+pub fn record(signal: &Bound<'_, PyAny>, sender: &Bound<'_, PyAny>, calls: &[Timed<'_>]) {
+    record_in(signal, sender, calls, Unit::Ticks);
+}
+
+/// A profile, and the calls of a batch it still has to count.
+type Unrecorded = (Arc<Session>, SmallVec<[usize; 4]>);
+
+fn record_in(signal: &Bound<'_, PyAny>, sender: &Bound<'_, PyAny>, calls: &[Timed<'_>], unit: Unit) {
+    if calls.is_empty() {
         return;
     }
-    let elapsed_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-    let call = session::Call::new(signal, receiver, sender, elapsed_ns, outcome);
-    let Some(mut call) = call else {
-        return;
-    };
-    for session in &sessions {
-        session.record(&mut call);
+    let mut batch = Batch::new(signal, sender, calls, unit);
+    // The calls whose rows are there are counted under the read lock (no
+    // Python code runs there); the others after it is let go, as making
+    // their rows may run Python code, which could start or stop a profile.
+    let mut rest: SmallVec<[Unrecorded; 1]> = SmallVec::new();
+    {
+        let sessions = SESSIONS.read();
+        for session in sessions.iter() {
+            let missing = session.record_known(&batch);
+            if !missing.is_empty() {
+                rest.push((session.clone(), missing));
+            }
+        }
+    }
+    for (session, missing) in rest {
+        for index in missing {
+            session.record_new(&mut batch, index);
+        }
     }
 }
 
 /// Start a profile: recording is on until it stops.
 fn start() -> Arc<Session> {
+    clock::init();
     let session = Arc::new(Session::default());
     SESSIONS.write().push(session.clone());
     ACTIVE.fetch_add(1, Ordering::Relaxed);
@@ -125,7 +140,12 @@ pub fn _profile_record(
         (true, false) => Outcome::Raised,
         (true, true) => Outcome::Caught,
     };
-    record(signal, receiver, sender, Duration::from_nanos(elapsed_ns), outcome);
+    let call = Timed {
+        receiver: receiver.clone(),
+        duration: elapsed_ns,
+        outcome,
+    };
+    record_in(signal, sender, std::slice::from_ref(&call), Unit::Nanoseconds);
 }
 
 /// Start recording receiver calls into a new `Profile`, until its `stop()`.

@@ -14,6 +14,7 @@ use pyo3::types::{PyDict, PyTuple};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::clock;
 use super::render::render_text;
 use super::session::{Session, Taken};
 use crate::describe::{self, pretty_json, ReceiverInfo};
@@ -288,6 +289,8 @@ fn rows_of(py: Python<'_>, taken: Vec<Taken<'_>>) -> PyResult<Vec<ReceiverTiming
             .get(&(row.signal.as_ptr() as usize))
             .and_then(|index| names.get(*index).cloned().flatten());
         let stats = row.stats;
+        let total_ns = clock::to_ns(stats.total_ticks).saturating_add(stats.total_ns);
+        let max_ns = clock::to_ns(stats.max_ticks).max(stats.max_ns);
         // Senders of the same name counted together, most calls first.
         let mut senders: Vec<(String, u64)> = Vec::with_capacity(stats.senders.len());
         for (label, calls) in stats.senders {
@@ -301,8 +304,8 @@ fn rows_of(py: Python<'_>, taken: Vec<Taken<'_>>) -> PyResult<Vec<ReceiverTiming
             info,
             signal,
             calls: stats.calls,
-            total_ns: stats.total_ns,
-            max_ns: stats.max_ns,
+            total_ns,
+            max_ns,
             errors: stats.errors,
             caught: stats.caught,
             senders,

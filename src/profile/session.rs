@@ -8,7 +8,9 @@
 //! object is never mistaken for the old one: a row whose objects died is
 //! dropped when its key comes round again and when the rows are read.
 
-use ahash::AHashMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use parking_lot::Mutex;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
@@ -18,11 +20,45 @@ use smallvec::SmallVec;
 
 use super::Outcome;
 use crate::describe;
+use crate::ffi;
 use crate::keys::{native_make_id, ObjId};
 use crate::weak;
 
 /// How many distinct senders a row names; the others are counted together.
 pub const MAX_SENDERS: usize = 16;
+
+/// Rows by key, hashed by `AddressHasher`.
+type Rows = HashMap<Key, Row, BuildHasherDefault<AddressHasher>>;
+
+/// A hasher for keys made of addresses, cheaper than a general one: each
+/// word is mixed in by a multiply and a rotation (addresses are not chosen by
+/// an attacker, and their low bits, always zero, are moved up).
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    #[inline(always)]
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    #[inline(always)]
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+
+    #[inline(always)]
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    #[inline(always)]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct Key {
@@ -30,51 +66,69 @@ struct Key {
     receiver: ObjId,
 }
 
-/// One call to record, and what recording it needs from Python, made at
-/// most once for all the profiles running.
-pub(super) struct Call<'a, 'py> {
+/// How a batch's durations are counted.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Unit {
+    /// Ticks of the native clock (`clock.rs`).
+    Ticks,
+    /// Nanoseconds, timed in Python.
+    Nanoseconds,
+}
+
+/// One call in a batch: the receiver, how long it took, how it ended.
+pub struct Timed<'py> {
+    pub receiver: Bound<'py, PyAny>,
+    pub duration: u64,
+    pub outcome: Outcome,
+}
+
+/// The calls of one send to record, with what recording them needs from
+/// Python, made at most once for all the profiles running.
+pub(super) struct Batch<'a, 'py> {
     signal: &'a Bound<'py, PyAny>,
-    receiver: &'a Bound<'py, PyAny>,
     sender: &'a Bound<'py, PyAny>,
-    key: Key,
-    sender_id: ObjId,
-    elapsed_ns: u64,
-    outcome: Outcome,
+    calls: &'a [Timed<'py>],
+    unit: Unit,
+    /// Each receiver's key; None when it cannot be made (a `__func__` that
+    /// raises, say): such a call is not recorded.
+    keys: SmallVec<[Option<ObjId>; 8]>,
     label: Option<String>,
 }
 
-impl<'a, 'py> Call<'a, 'py> {
-    /// None when a key cannot be made (a `__func__` that raises, say): such
-    /// a call is not recorded.
+impl<'a, 'py> Batch<'a, 'py> {
     pub(super) fn new(
         signal: &'a Bound<'py, PyAny>,
-        receiver: &'a Bound<'py, PyAny>,
         sender: &'a Bound<'py, PyAny>,
-        elapsed_ns: u64,
-        outcome: Outcome,
-    ) -> Option<Self> {
-        let receiver_id = native_make_id(receiver).ok()?;
-        let sender_id = native_make_id(sender).ok()?;
-        Some(Call {
+        calls: &'a [Timed<'py>],
+        unit: Unit,
+    ) -> Self {
+        Batch {
             signal,
-            receiver,
             sender,
-            key: Key {
-                signal: signal.as_ptr() as usize,
-                receiver: receiver_id,
-            },
-            sender_id,
-            elapsed_ns,
-            outcome,
+            calls,
+            unit,
+            keys: calls.iter().map(|call| native_make_id(&call.receiver).ok()).collect(),
             label: None,
+        }
+    }
+
+    fn key(&self, index: usize) -> Option<Key> {
+        Some(Key {
+            signal: self.signal.as_ptr() as usize,
+            receiver: self.keys.get(index).copied().flatten()?,
         })
     }
 
+    /// Senders are told apart by identity.
+    fn sender_id(&self) -> usize {
+        self.sender.as_ptr() as usize
+    }
+
     /// The sender as `describe` names it, made once.
-    fn label(&mut self) -> &str {
-        self.label.get_or_insert_with(|| {
-            describe::sender_label(self.sender).unwrap_or_else(|_| "<unnamed sender>".to_owned())
-        })
+    fn label(&mut self) {
+        if self.label.is_none() {
+            self.label = Some(describe::sender_label(self.sender).unwrap_or_else(|_| "<unnamed sender>".to_owned()));
+        }
     }
 }
 
@@ -109,9 +163,10 @@ impl Held {
     }
 
     /// Whether the object lives at `address`. Runs no Python code.
-    fn is_at(&self, py: Python<'_>, address: usize) -> bool {
+    #[inline(always)]
+    fn is_at(&self, address: usize) -> bool {
         if self.weak {
-            weak::referent(py, &self.object).is_some_and(|obj| obj.as_ptr() as usize == address)
+            ffi::weakref_refers_to_address(&self.object, address)
         } else {
             self.object.as_ptr() as usize == address
         }
@@ -122,6 +177,10 @@ impl Held {
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
     pub calls: u64,
+    /// Time of the calls timed natively, in ticks.
+    pub total_ticks: u64,
+    pub max_ticks: u64,
+    /// Time of the calls timed in Python, in nanoseconds.
     pub total_ns: u64,
     pub max_ns: u64,
     pub errors: u64,
@@ -130,27 +189,32 @@ pub struct Stats {
     pub senders: Vec<(String, u64)>,
     /// Calls from senders beyond the first `MAX_SENDERS`.
     pub other_senders: u64,
-    sender_ids: Vec<ObjId>,
+    sender_ids: Vec<usize>,
 }
 
 impl Stats {
     /// Count one call; false (and nothing counted) when its sender is new
     /// to the row and `label` is not given.
-    fn add(&mut self, call: &Call<'_, '_>, label: Option<&str>) -> bool {
-        match self.sender_ids.iter().position(|id| *id == call.sender_id) {
+    #[inline]
+    fn add(&mut self, sender_id: usize, label: Option<&str>, call: &Timed<'_>, unit: Unit) -> bool {
+        match self.sender_ids.iter().position(|id| *id == sender_id) {
             Some(index) => self.senders[index].1 += 1,
             None if self.sender_ids.len() >= MAX_SENDERS => self.other_senders += 1,
             None => {
                 let Some(label) = label else {
                     return false;
                 };
-                self.sender_ids.push(call.sender_id);
+                self.sender_ids.push(sender_id);
                 self.senders.push((label.to_owned(), 1));
             }
         }
         self.calls += 1;
-        self.total_ns = self.total_ns.saturating_add(call.elapsed_ns);
-        self.max_ns = self.max_ns.max(call.elapsed_ns);
+        let (total, max) = match unit {
+            Unit::Ticks => (&mut self.total_ticks, &mut self.max_ticks),
+            Unit::Nanoseconds => (&mut self.total_ns, &mut self.max_ns),
+        };
+        *total = total.saturating_add(call.duration);
+        *max = (*max).max(call.duration);
         if call.outcome != Outcome::Returned {
             self.errors += 1;
         }
@@ -170,18 +234,18 @@ struct Row {
 }
 
 impl Row {
-    fn new(call: &Call<'_, '_>) -> PyResult<Row> {
+    fn new(signal: &Bound<'_, PyAny>, called: &Bound<'_, PyAny>, key: &Key) -> PyResult<Row> {
         let mut receiver = SmallVec::new();
-        match call.key.receiver {
-            ObjId::Single(_) => receiver.push(Held::new(call.receiver)?),
+        match key.receiver {
+            ObjId::Single(_) => receiver.push(Held::new(called)?),
             ObjId::Pair(_, _) => {
-                let py = call.receiver.py();
-                receiver.push(Held::new(&call.receiver.getattr(intern!(py, "__self__"))?)?);
-                receiver.push(Held::new(&call.receiver.getattr(intern!(py, "__func__"))?)?);
+                let py = called.py();
+                receiver.push(Held::new(&called.getattr(intern!(py, "__self__"))?)?);
+                receiver.push(Held::new(&called.getattr(intern!(py, "__func__"))?)?);
             }
         }
         Ok(Row {
-            signal: Held::new(call.signal)?,
+            signal: Held::new(signal)?,
             receiver,
             stats: Stats::default(),
         })
@@ -189,14 +253,16 @@ impl Row {
 
     /// Whether the objects of `key` are still the ones this row was made
     /// for. Runs no Python code.
-    fn is_for(&self, py: Python<'_>, key: &Key) -> bool {
-        let parts: SmallVec<[usize; 2]> = match key.receiver {
-            ObjId::Single(id) => smallvec::smallvec![id],
-            ObjId::Pair(owner, function) => smallvec::smallvec![owner, function],
-        };
-        self.signal.is_at(py, key.signal)
-            && parts.len() == self.receiver.len()
-            && parts.iter().zip(&self.receiver).all(|(id, held)| held.is_at(py, *id))
+    #[inline(always)]
+    fn is_for(&self, key: &Key) -> bool {
+        self.signal.is_at(key.signal)
+            && match (key.receiver, self.receiver.as_slice()) {
+                (ObjId::Single(id), [held]) => held.is_at(id),
+                (ObjId::Pair(owner, function), [held_owner, held_function]) => {
+                    held_owner.is_at(owner) && held_function.is_at(function)
+                }
+                _ => false,
+            }
     }
 }
 
@@ -211,7 +277,7 @@ pub struct Taken<'py> {
 #[derive(Default)]
 struct State {
     frozen: bool,
-    rows: AHashMap<Key, Row>,
+    rows: Rows,
 }
 
 /// One running (or stopped) profile.
@@ -221,25 +287,45 @@ pub struct Session {
 }
 
 impl Session {
-    /// Count `call` in this profile (unless it stopped).
-    pub(super) fn record(&self, call: &mut Call<'_, '_>) {
-        let py = call.receiver.py();
+    /// Count the calls of `batch` whose row, and sender in it, are known,
+    /// under one lock, running no Python code; the others' indices are
+    /// returned, for `record_new`. Nothing once the profile stopped.
+    pub(super) fn record_known(&self, batch: &Batch<'_, '_>) -> SmallVec<[usize; 4]> {
+        let sender_id = batch.sender_id();
+        let mut missing: SmallVec<[usize; 4]> = SmallVec::new();
+        let mut state = self.state.lock();
+        if state.frozen {
+            return missing;
+        }
+        for (index, call) in batch.calls.iter().enumerate() {
+            let Some(key) = batch.key(index) else {
+                continue;
+            };
+            let counted = match state.rows.get_mut(&key) {
+                Some(row) if row.is_for(&key) => row.stats.add(sender_id, batch.label.as_deref(), call, batch.unit),
+                _ => false,
+            };
+            if !counted {
+                missing.push(index);
+            }
+        }
+        missing
+    }
+
+    /// Count call `index` of `batch`, whose row, or sender in its row, is
+    /// new: what needs Python is made outside the lock.
+    pub(super) fn record_new(&self, batch: &mut Batch<'_, '_>, index: usize) {
+        let (Some(key), Some(call)) = (batch.key(index), batch.calls.get(index)) else {
+            return;
+        };
         let new_row = {
             // Declared before the guard, so released after it is.
             let released: Option<Row>;
             let mut state = self.state.lock();
-            if state.frozen {
-                return;
-            }
-            match state.rows.get_mut(&call.key) {
-                Some(row) if row.is_for(py, &call.key) => {
-                    if row.stats.add(call, call.label.as_deref()) {
-                        return;
-                    }
-                    false
-                }
+            match state.rows.get(&key) {
+                Some(row) if row.is_for(&key) => false,
                 Some(_) => {
-                    released = state.rows.remove(&call.key);
+                    released = state.rows.remove(&key);
                     drop(state);
                     drop(released);
                     true
@@ -247,10 +333,9 @@ impl Session {
                 None => true,
             }
         };
-        // Outside the lock: what needs Python.
-        call.label();
+        batch.label();
         let fresh = if new_row {
-            match Row::new(call) {
+            match Row::new(batch.signal, &call.receiver, &key) {
                 Ok(row) => Some(row),
                 Err(_) => return,
             }
@@ -264,19 +349,19 @@ impl Session {
             drop(state);
             return;
         }
-        let key = call.key;
-        let current = state.rows.get(&key).is_some_and(|row| row.is_for(py, &key));
-        if !current {
+        let current = state.rows.get(&key).is_some_and(|row| row.is_for(&key));
+        if current {
+            released.extend(fresh);
+        } else {
             let Some(fresh) = fresh else {
                 // Its objects died since the first look: nothing to count.
                 return;
             };
             released.extend(state.rows.insert(key, fresh));
-        } else {
-            released.extend(fresh);
         }
         if let Some(row) = state.rows.get_mut(&key) {
-            row.stats.add(call, call.label.as_deref());
+            row.stats
+                .add(batch.sender_id(), batch.label.as_deref(), call, batch.unit);
         }
         drop(state);
         drop(released);

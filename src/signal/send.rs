@@ -11,7 +11,6 @@
 
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
-use std::time::Instant;
 
 use pyo3::exceptions::PyException;
 use pyo3::ffi;
@@ -211,8 +210,9 @@ fn settle<'py>(
 }
 
 /// Step 4 while a profile records: each sync receiver timed from just
-/// before its call to its return, recorded before its error (if any) is
-/// handled; the time of logging a robust send's error is not its own.
+/// before its call to its return; the calls are recorded together once the
+/// receivers ran, or one of them raised. The time a robust send takes to log
+/// an error is not the receiver's.
 #[cold]
 #[inline(never)]
 fn send_profiled<'py>(
@@ -223,20 +223,30 @@ fn send_profiled<'py>(
     live: &mut Live<'py>,
 ) -> PyResult<()> {
     let py = signal.py();
-    for slot in live.sync.iter_mut() {
-        let start = Instant::now();
-        let response = invoke(signal, slot, sender, call);
-        let elapsed = start.elapsed();
-        let outcome = match &response {
-            Ok(_) => profile::Outcome::Returned,
-            Err(err) if mode == Mode::Robust && err.is_instance_of::<PyException>(py) => profile::Outcome::Caught,
-            Err(_) => profile::Outcome::Raised,
-        };
-        profile::record(signal.as_any(), slot, sender, elapsed, outcome);
-        let response = settle(signal, slot, response, mode)?;
-        into_pair(py, slot, response)?;
-    }
-    Ok(())
+    let mut timed: SmallVec<[profile::Timed<'py>; 8]> = SmallVec::new();
+    let mut run_all = || -> PyResult<()> {
+        for slot in live.sync.iter_mut() {
+            let start = profile::ticks();
+            let response = invoke(signal, slot, sender, call);
+            let duration = profile::ticks().saturating_sub(start);
+            let outcome = match &response {
+                Ok(_) => profile::Outcome::Returned,
+                Err(err) if mode == Mode::Robust && err.is_instance_of::<PyException>(py) => profile::Outcome::Caught,
+                Err(_) => profile::Outcome::Raised,
+            };
+            timed.push(profile::Timed {
+                receiver: slot.clone(),
+                duration,
+                outcome,
+            });
+            let response = settle(signal, slot, response, mode)?;
+            into_pair(py, slot, response)?;
+        }
+        Ok(())
+    };
+    let result = run_all();
+    profile::record(signal.as_any(), sender, &timed);
+    result
 }
 
 /// Replace the receiver in `slot` with the pair `(receiver, response)`.
