@@ -383,8 +383,11 @@ pub(crate) fn receiver_info(signal: &Bound<'_, PyAny>, receiver: &Bound<'_, PyAn
     if let Ok(native) = signal.cast::<Signal>() {
         let wanted = native_make_id(receiver)?;
         for entry in native.get().entries(py)? {
-            if let Some((connected, info)) = entry_info(py, &entry)? {
-                if connected.is(receiver) || native_make_id(&connected)? == wanted {
+            let Some(connected) = weak::resolve(py, &entry.receiver)? else {
+                continue;
+            };
+            if connected.is(receiver) || native_make_id(&connected)? == wanted {
+                if let Some((_, info)) = entry_info(py, &entry)? {
                     return Ok(info);
                 }
             }
