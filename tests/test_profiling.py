@@ -518,3 +518,25 @@ def test_without_the_environment_nothing_is_recorded():
     done = run_script(code, FASTDISPATCH_PROFILE="0")
     assert done.returncode == 0, done.stderr
     assert (done.stdout, done.stderr) == ("False\n", "")
+
+
+def test_a_receiver_disconnected_but_alive_keeps_its_row():
+    signal = Signal()
+
+    class Sender:
+        pass
+
+    signal.connect(quick, sender=Sender, dispatch_uid="quick-uid")
+    with profiling() as profile:
+        signal.send(Sender)
+        connected = profile.receivers[0]
+        assert (connected.sender, connected.dispatch_uid) == (
+            f"{__name__}.{Sender.__qualname__}",
+            "quick-uid",
+        )
+        signal.disconnect(dispatch_uid="quick-uid", sender=Sender)
+    (row,) = profile.receivers
+    # Described by its code: any sender, no uid; its calls stay counted.
+    assert (row.qualname, row.calls) == ("quick", 1)
+    assert (row.sender, row.dispatch_uid, row.weak) == (None, None, False)
+    assert row.senders == {f"{__name__}.{Sender.__qualname__}": 1}

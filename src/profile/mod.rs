@@ -9,7 +9,7 @@
 //! (async receivers, `asend`'s sync receivers in their thread) are timed
 //! there and recorded through `_profile_record`: one recording path for all.
 //!
-//! - `mod.rs`: the switch, the running profiles, recording a call
+//! - `mod.rs`: the switch, the running profiles, recording a send's calls
 //! - `session.rs`: one profile's rows, keyed by (signal, receiver)
 //! - `report.rs`: the rows as data (`Profile`, `ReceiverTiming`) and JSON
 //! - `render.rs`: the rows as a text table
