@@ -219,6 +219,47 @@ def signals_command():
     post_save.disconnect(announce_note, sender=Note)
 
 
+def profile_workload():
+    heading("fastdispatch.profiling(): which receivers take the time")
+    import time
+
+    import fastdispatch
+
+    if Signal is not fastdispatch.Signal:
+        print("   (skipped: only the native signals time their receivers)")
+        return
+
+    def index_note(sender, instance, **kwargs):
+        # Some work per save: a search index update, say.
+        sum(len(word) for word in instance.text.split() * 200)
+
+    def audit_note(sender, instance, created, **kwargs):
+        # A slow one: a call to another service.
+        time.sleep(0.002)
+
+    def count_request(sender, **kwargs):
+        pass
+
+    post_save.connect(index_note, sender=Note)
+    post_save.connect(audit_note, sender=Note)
+    request_finished.connect(count_request)
+    client = Client()
+    try:
+        with fastdispatch.profiling() as profile:
+            for n in range(20):
+                Note.objects.create(text=f"note number {n} of the demo")
+            for _ in range(5):
+                client.get("/ping/")
+            order_placed.send_robust(sender="shop", order=44)
+    finally:
+        post_save.disconnect(index_note, sender=Note)
+        post_save.disconnect(audit_note, sender=Note)
+        request_finished.disconnect(count_request)
+    print("   20 notes saved, 5 requests, 1 order placed:\n")
+    for line in profile.to_text().splitlines():
+        print(f"   {line}".rstrip())
+
+
 def main():
     which_dispatcher()
     migrate()
@@ -227,6 +268,7 @@ def main():
     custom_signal()
     robust_send()
     signals_command()
+    profile_workload()
     demo_registration.run(heading)
     return 0
 

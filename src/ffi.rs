@@ -154,6 +154,28 @@ pub fn is_plain_weakref(obj: &Py<PyAny>) -> bool {
     unsafe { ffi::PyWeakref_CheckRefExact(obj.as_ptr()) != 0 }
 }
 
+/// The head of CPython's `PyWeakReference` (cpython/weakrefobject.h), the
+/// same from 3.10 to 3.13: the object header, then the referent, which
+/// CPython sets to None when the referent dies.
+#[repr(C)]
+struct WeakrefHead {
+    ob_base: ffi::PyObject,
+    wr_object: *mut ffi::PyObject,
+}
+
+/// Whether the `weakref.ref` `weak` still refers to the object at
+/// `address`: one field read, no reference taken, no code run. Not for
+/// subclasses of `weakref.ref` (`WeakMethod` computes its referent).
+#[inline(always)]
+pub fn weakref_refers_to_address(weak: &Py<PyAny>, address: usize) -> bool {
+    if !is_plain_weakref(weak) {
+        return false;
+    }
+    // SAFETY: `weak` is a live `weakref.ref` (checked above), laid out as
+    // `WeakrefHead` begins; its `wr_object` is read, not dereferenced.
+    unsafe { (*weak.as_ptr().cast::<WeakrefHead>()).wr_object as usize == address }
+}
+
 /// What a weak reference refers to: `Ok(None)` once it died, `Err(())` when
 /// CPython failed (an error set, never for a `weakref.ref`).
 #[inline(always)]

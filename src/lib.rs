@@ -25,6 +25,10 @@
 //! - `describe/mod.rs`: signals and receivers as data (`describe`)
 //! - `describe/locate.rs`: what a receiver is and where its code is
 //! - `describe/render.rs`: the report as JSON and as text
+//! - `profile/mod.rs`: recording receiver calls, switched on and off
+//! - `profile/session.rs`: one recording's rows, per (signal, receiver)
+//! - `profile/report.rs`: the recording as data (`profiling()`'s `Profile`)
+//! - `profile/render.rs`: the recording as a text table
 //! - `registration.rs`: `RegistrationBackend`, the base class of the
 //!   registration workflows of `fastdispatch.registration`
 
@@ -35,6 +39,7 @@ mod describe;
 mod ffi;
 mod keys;
 mod lock;
+mod profile;
 mod python;
 mod receivers;
 mod registration;
@@ -94,6 +99,12 @@ pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe::live_signals, m)?)?;
     m.add_function(wrap_pyfunction!(describe::describe, m)?)?;
     m.add_function(wrap_pyfunction!(describe::describe_all, m)?)?;
+    m.add_class::<profile::Profile>()?;
+    m.add_class::<profile::ReceiverTiming>()?;
+    m.add("PROFILE_SCHEMA_VERSION", profile::SCHEMA_VERSION)?;
+    m.add_function(wrap_pyfunction!(profile::_profile_start, m)?)?;
+    m.add_function(wrap_pyfunction!(profile::_profile_record, m)?)?;
+    m.add_function(wrap_pyfunction!(profile::_profiling_active, m)?)?;
     // Django's marker for "no receivers" in `sender_receivers_cache`.
     m.add("NO_RECEIVERS", python::no_receivers(py))?;
 

@@ -136,3 +136,25 @@ def test_demo_runs_on_djangos_dispatcher_when_disabled():
     assert (
         "receivers connected through django_registration.signals heard: nothing" in part
     )
+
+
+def test_demo_shows_a_profile_of_its_workload():
+    lines = run_demo()
+    start = lines.index("20 notes saved, 5 requests, 1 order placed:")
+    assert lines[start + 1] == ""
+    header = lines[start + 2].split()
+    assert header[:3] == ["receiver", "signal", "calls"]
+    end = lines.index("", start + 3)
+    rows = lines[start + 3 : end]
+    named = {row.split()[0]: row.split() for row in rows}
+    # The receiver that sleeps takes the most time; the counts are exact.
+    slowest = "__main__.profile_workload.<locals>.audit_note"
+    assert rows[0].split()[0] == slowest
+    assert named[slowest][1:3] == ["django.db.models.signals.post_save", "20"]
+    index = named["__main__.profile_workload.<locals>.index_note"]
+    assert index[1:3] == ["django.db.models.signals.post_save", "20"]
+    counted = named["__main__.profile_workload.<locals>.count_request"]
+    assert counted[1:3] == ["django.core.signals.request_finished", "5"]
+    assert named["__main__.bill"][2] == "1"
+    summary = lines[end + 1]
+    assert summary.startswith(f"{len(rows)} receivers, ")

@@ -15,8 +15,11 @@ from fastdispatch import _compat
 from fastdispatch._native import (
     NO_RECEIVERS,
     NONE_ID,
+    PROFILE_SCHEMA_VERSION,
     SIGNALS_SCHEMA_VERSION,
+    Profile,
     ReceiverInfo,
+    ReceiverTiming,
     Signal,
     SignalInfo,
     SignalLookupError,
@@ -27,14 +30,21 @@ from fastdispatch._native import (
     live_signals,
 )
 from fastdispatch._native import __version__ as __version__
+from fastdispatch.profiling import profiling, start_from_environment
 
 _compat.configure(_compat.installed_django_version())
+# FASTDISPATCH_PROFILE=1: every send of the process is recorded, from here on
+# (no native signal exists before this module is imported).
+start_from_environment()
 
 __all__ = [
     "NONE_ID",
     "NO_RECEIVERS",
+    "PROFILE_SCHEMA_VERSION",
     "SIGNALS_SCHEMA_VERSION",
+    "Profile",
     "ReceiverInfo",
+    "ReceiverTiming",
     "Signal",
     "SignalInfo",
     "SignalLookupError",
@@ -43,6 +53,7 @@ __all__ = [
     "describe",
     "describe_all",
     "live_signals",
+    "profiling",
     "receiver",
 ]
 

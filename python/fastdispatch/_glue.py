@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 import weakref
 from collections.abc import Callable, Coroutine, Hashable, Iterable
 from typing import TYPE_CHECKING, Any, SupportsIndex, TypeAlias, TypeVar, cast
@@ -123,6 +124,48 @@ async def _call_robust(
         return err
 
 
+def _profiling_active() -> bool:
+    # Imported here: the native module imports this one while it loads.
+    from fastdispatch._native import _profiling_active
+
+    return _profiling_active()
+
+
+def _record(
+    signal: Signal,
+    receiver: _Receiver,
+    sender: object,
+    start: int,
+    raised: bool = False,
+    caught: bool = False,
+) -> None:
+    from fastdispatch._native import _profile_record
+
+    elapsed = time.perf_counter_ns() - start
+    _profile_record(signal, receiver, sender, elapsed, raised, caught)
+
+
+async def _call_timed(
+    signal: Signal, receiver: _Receiver, sender: object, named: _Named, robust: bool
+) -> Any:
+    """An async receiver's call while a profile records: timed from its
+    start to the completion of its coroutine."""
+    start = time.perf_counter_ns()
+    try:
+        response = await receiver(signal=signal, sender=sender, **named)
+    except Exception as err:
+        _record(signal, receiver, sender, start, raised=True, caught=robust)
+        if not robust:
+            raise
+        signal._log_robust_failure(receiver, err)
+        return err
+    except BaseException:
+        _record(signal, receiver, sender, start, raised=True)
+        raise
+    _record(signal, receiver, sender, start)
+    return response
+
+
 def _async_calls(
     signal: Signal,
     receivers: Iterable[_Receiver],
@@ -130,6 +173,8 @@ def _async_calls(
     named: _Named,
     robust: bool,
 ) -> list[Coroutine[Any, Any, Any]]:
+    if _profiling_active():
+        return [_call_timed(signal, r, sender, named, robust) for r in receivers]
     if robust:
         return [_call_robust(signal, r, sender, named) for r in receivers]
     return [r(signal=signal, sender=sender, **named) for r in receivers]
@@ -162,6 +207,8 @@ def _sync_calls(
     named: _Named,
     robust: bool,
 ) -> _Responses:
+    if _profiling_active():
+        return _sync_calls_timed(signal, receivers, sender, named, robust)
     responses: _Responses = []
     for receiver in receivers:
         if robust:
@@ -172,6 +219,35 @@ def _sync_calls(
                 response = err
         else:
             response = receiver(signal=signal, sender=sender, **named)
+        responses.append((receiver, response))
+    return responses
+
+
+def _sync_calls_timed(
+    signal: Signal,
+    receivers: Iterable[_Receiver],
+    sender: object,
+    named: _Named,
+    robust: bool,
+) -> _Responses:
+    """``_sync_calls`` while a profile records: each call timed in the
+    thread it runs in."""
+    responses: _Responses = []
+    for receiver in receivers:
+        start = time.perf_counter_ns()
+        try:
+            response = receiver(signal=signal, sender=sender, **named)
+        except Exception as err:
+            _record(signal, receiver, sender, start, raised=True, caught=robust)
+            if not robust:
+                raise
+            signal._log_robust_failure(receiver, err)
+            response = err
+        except BaseException:
+            _record(signal, receiver, sender, start, raised=True)
+            raise
+        else:
+            _record(signal, receiver, sender, start)
         responses.append((receiver, response))
     return responses
 

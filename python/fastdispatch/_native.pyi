@@ -22,6 +22,12 @@ __all__ = [
     "live_signals",
     "describe",
     "describe_all",
+    "PROFILE_SCHEMA_VERSION",
+    "Profile",
+    "ReceiverTiming",
+    "_profile_start",
+    "_profile_record",
+    "_profiling_active",
     "_use_make_id",
     "_set_django_version",
     "_django_series",
@@ -262,3 +268,99 @@ def describe_all(*, name: str | None = None, sender: object = None) -> SignalsRe
     tail of it that only one name has); with ``sender``, only receivers that
     would run for it, and, unless ``name`` is given, only signals that have
     some."""
+
+PROFILE_SCHEMA_VERSION: int
+"""``schema_version`` of a profile's JSON (``fastdispatch/profile.schema.json``)."""
+
+@final
+class ReceiverTiming:
+    """What one receiver of one signal cost while a ``Profile`` recorded:
+    the ``ReceiverInfo`` fields of the receiver, then its calls and times."""
+
+    @property
+    def qualname(self) -> str: ...
+    @property
+    def module(self) -> str | None: ...
+    @property
+    def file(self) -> str | None: ...
+    @property
+    def line(self) -> int | None: ...
+    @property
+    def kind(self) -> _ReceiverKind: ...
+    @property
+    def sender(self) -> str | None:
+        """The sender it is connected for; None for any sender."""
+    @property
+    def weak(self) -> bool: ...
+    @property
+    def is_async(self) -> bool: ...
+    @property
+    def dispatch_uid(self) -> str | None: ...
+    @property
+    def receiver(self) -> ReceiverInfo:
+        """The receiver as ``describe()`` shows it."""
+    @property
+    def signal(self) -> str | None:
+        """The signal's name, as ``describe()`` gives it."""
+    @property
+    def calls(self) -> int: ...
+    @property
+    def total_ns(self) -> int:
+        """Wall time of all its calls, in nanoseconds."""
+    @property
+    def max_ns(self) -> int:
+        """Its longest call, in nanoseconds."""
+    @property
+    def mean_ns(self) -> int: ...
+    @property
+    def errors(self) -> int:
+        """Calls that raised."""
+    @property
+    def caught(self) -> int:
+        """Of those, the ones a robust send caught."""
+    @property
+    def senders(self) -> dict[str, int]:
+        """Calls per sender (named as ``describe()`` names senders), most
+        calls first; at most 16 senders are named."""
+    @property
+    def other_senders(self) -> int:
+        """Calls from senders beyond those named."""
+
+@final
+class Profile:
+    """A recording of receiver calls (``fastdispatch.profiling()``)."""
+
+    @property
+    def receivers(self) -> tuple[ReceiverTiming, ...]:
+        """The receivers that ran, most total time first."""
+    @property
+    def recording(self) -> bool: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def total_ns(self) -> int:
+        """Time spent in receivers, in nanoseconds."""
+    def stop(self) -> None:
+        """Stop recording; the rows are final from then on."""
+    def to_json(self, indent: int | None = ...) -> str:
+        """The JSON of ``profile.schema.json``, indented by ``indent`` spaces
+        (2 by default; None: one line)."""
+    def to_text(self) -> str:
+        """A table, one line per receiver, with its share of the time."""
+    def __len__(self) -> int: ...
+
+def _profile_start() -> Profile:
+    """Start recording receiver calls into a new ``Profile``."""
+
+def _profile_record(
+    signal: object,
+    receiver: object,
+    sender: object,
+    elapsed_ns: int,
+    raised: bool = False,
+    caught: bool = False,
+) -> None:
+    """Record one receiver call timed in Python."""
+
+def _profiling_active() -> bool:
+    """Whether receiver calls are being recorded."""

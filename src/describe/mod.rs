@@ -16,13 +16,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule, PyString, PyTuple, PyType};
 use serde::Serialize;
 
-use crate::keys::{make_id, ObjId, ReceiverKey};
+use crate::keys::{make_id, native_make_id, ObjId, ReceiverKey};
+use crate::receivers::Entry;
 use crate::registry::{self, LiveSignal};
 use crate::signal::Signal;
 use crate::weak;
 
 use locate::{attribute, locate, qualified_type_name, safe_repr};
-use render::pretty_json;
+pub(crate) use render::pretty_json;
 pub use render::render_text;
 
 /// The `schema_version` of the JSON report.
@@ -56,7 +57,7 @@ pub enum ReceiverKind {
 }
 
 impl ReceiverKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ReceiverKind::Function => "function",
             ReceiverKind::Method => "method",
@@ -113,14 +114,14 @@ impl ReceiverInfo {
 }
 
 impl ReceiverInfo {
-    fn dotted_name(&self) -> String {
+    pub(crate) fn dotted_name(&self) -> String {
         match &self.module {
             Some(module) => format!("{module}.{}", self.qualname),
             None => self.qualname.clone(),
         }
     }
 
-    fn location(&self) -> Option<String> {
+    pub(crate) fn location(&self) -> Option<String> {
         let file = self.file.as_ref()?;
         Some(match self.line {
             Some(line) => format!("{file}:{line}"),
@@ -334,35 +335,96 @@ fn receivers(signal: &Bound<'_, Signal>, sender_key: Option<ObjId>) -> PyResult<
         if sender_key.is_some_and(|key| entry.sender != any_sender && entry.sender != key) {
             continue;
         }
-        // Dead receivers, and receivers of a dead sender, never run again.
-        let Some(receiver) = weak::resolve(py, &entry.receiver)? else {
-            continue;
-        };
-        let sender = if entry.sender == any_sender {
-            None
-        } else {
-            match &entry.sender_ref {
-                Some(sender_ref) => match weak::resolve(py, sender_ref)? {
-                    Some(sender) => Some(sender_label(&sender)?),
-                    None => continue,
-                },
-                None => Some(unreferenced_sender_label(entry.sender)),
-            }
-        };
-        let code = locate(&receiver)?;
-        found.push(ReceiverInfo {
-            qualname: code.qualname,
-            module: code.module,
-            file: code.file,
-            line: code.line,
-            kind: code.kind,
-            sender,
-            weak: weak::is_weakref(&entry.receiver),
-            is_async: entry.is_async,
-            dispatch_uid: dispatch_uid(&entry.key, &receiver)?,
-        });
+        if let Some((_, info)) = entry_info(py, &entry)? {
+            found.push(info);
+        }
     }
     Ok(found)
+}
+
+/// One connection of a signal, described; None when its receiver, or the
+/// sender it is limited to, is dead: it never runs again.
+fn entry_info<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Option<(Bound<'py, PyAny>, ReceiverInfo)>> {
+    let Some(receiver) = weak::resolve(py, &entry.receiver)? else {
+        return Ok(None);
+    };
+    let sender = if entry.sender == ObjId::of_none() {
+        None
+    } else {
+        match &entry.sender_ref {
+            Some(sender_ref) => match weak::resolve(py, sender_ref)? {
+                Some(sender) => Some(sender_label(&sender)?),
+                None => return Ok(None),
+            },
+            None => Some(unreferenced_sender_label(entry.sender)),
+        }
+    };
+    let code = locate(&receiver)?;
+    let info = ReceiverInfo {
+        qualname: code.qualname,
+        module: code.module,
+        file: code.file,
+        line: code.line,
+        kind: code.kind,
+        sender,
+        weak: weak::is_weakref(&entry.receiver),
+        is_async: entry.is_async,
+        dispatch_uid: dispatch_uid(&entry.key, &receiver)?,
+    };
+    Ok(Some((receiver, info)))
+}
+
+/// `receiver` as `describe(signal)` shows it: its first live connection to
+/// `signal`, told by `_make_id` as connections are; or, for a receiver no
+/// longer connected, where its code is, with any sender, held strongly and
+/// sync.
+pub(crate) fn receiver_info(signal: &Bound<'_, PyAny>, receiver: &Bound<'_, PyAny>) -> PyResult<ReceiverInfo> {
+    let py = signal.py();
+    if let Ok(native) = signal.cast::<Signal>() {
+        let wanted = native_make_id(receiver)?;
+        for entry in native.get().entries(py)? {
+            let Some(connected) = weak::resolve(py, &entry.receiver)? else {
+                continue;
+            };
+            if connected.is(receiver) || native_make_id(&connected)? == wanted {
+                if let Some((_, info)) = entry_info(py, &entry)? {
+                    return Ok(info);
+                }
+            }
+        }
+    }
+    let code = locate(receiver)?;
+    Ok(ReceiverInfo {
+        qualname: code.qualname,
+        module: code.module,
+        file: code.file,
+        line: code.line,
+        kind: code.kind,
+        sender: None,
+        weak: false,
+        is_async: false,
+        dispatch_uid: None,
+    })
+}
+
+/// The names `describe` gives `signals` (see `importable_names`).
+pub(crate) fn signal_names(py: Python<'_>, signals: &[Bound<'_, PyAny>]) -> PyResult<Vec<Option<String>>> {
+    let live: Vec<LiveSignal<'_>> = signals
+        .iter()
+        .map(|signal| LiveSignal {
+            signal: signal.clone(),
+            module: registry::creating_module_of(signal),
+        })
+        .collect();
+    let mut names = importable_names(py, &live)?;
+    for (name, live) in names.iter_mut().zip(&live) {
+        if name.is_none() {
+            if let Some(module) = &live.module {
+                *name = Some(format!("(created in {module})"));
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// The uid a receiver was connected with, if any. An int uid (or pair of
@@ -389,7 +451,7 @@ fn dispatch_uid(key: &ReceiverKey, receiver: &Bound<'_, PyAny>) -> PyResult<Opti
 
 /// A model as `app_label.Model` (its `_meta.label`), another class as
 /// `module.qualname`, anything else as its `repr()`.
-fn sender_label(sender: &Bound<'_, PyAny>) -> PyResult<String> {
+pub(crate) fn sender_label(sender: &Bound<'_, PyAny>) -> PyResult<String> {
     let py = sender.py();
     let Ok(class) = sender.cast::<PyType>() else {
         return safe_repr(sender);

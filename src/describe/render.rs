@@ -81,7 +81,7 @@ pub fn render_text(signals: &[SignalInfo]) -> String {
 /// `report` as indented JSON, `width` spaces per level. The output's size is
 /// worked out first, so that an indent too large for memory is a
 /// `MemoryError` rather than a failed allocation, which would abort the process.
-pub(super) fn pretty_json<T: Serialize>(report: &T, width: usize) -> PyResult<serde_json::Result<Vec<u8>>> {
+pub(crate) fn pretty_json<T: Serialize>(report: &T, width: usize) -> PyResult<serde_json::Result<Vec<u8>>> {
     // Written with no indent, then with one space: the difference is the
     // sum of the lines' depths, each multiplied by `width` in the output.
     let flat = match counted_json(report, b"") {

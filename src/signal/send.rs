@@ -23,6 +23,7 @@ use super::args::{CallArgs, INLINE_ARGS};
 use super::live::{live_receivers_of_into, Live};
 use super::Signal;
 use crate::compat;
+use crate::profile;
 use crate::python;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -149,9 +150,14 @@ unsafe fn run(
     //    `live.sync` takes its `(receiver, response)` pair once it has
     //    answered; on an error, the pairs made and the receivers not reached
     //    are released with `live`.
-    for slot in live.sync.iter_mut() {
-        let response = respond(&signal, slot, &sender, &call, mode)?;
-        into_pair(py, slot, response)?;
+    //    While a profile records, each call is timed (`send_profiled`).
+    if profile::active() {
+        send_profiled(&signal, &sender, &call, mode, &mut live)?;
+    } else {
+        for slot in live.sync.iter_mut() {
+            let response = respond(&signal, slot, &sender, &call, mode)?;
+            into_pair(py, slot, response)?;
+        }
     }
 
     // 5. The async receivers, after the sync ones, concurrently.
@@ -175,11 +181,33 @@ fn respond<'py>(
     call: &CallArgs<'_, 'py>,
     mode: Mode,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let response = if call.clashes {
+    settle(signal, receiver, invoke(signal, receiver, sender, call), mode)
+}
+
+/// A receiver's call.
+#[inline(always)]
+fn invoke<'py>(
+    signal: &Bound<'py, Signal>,
+    receiver: &Bound<'py, PyAny>,
+    sender: &Bound<'py, PyAny>,
+    call: &CallArgs<'_, 'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if call.clashes {
         call_with_clash(signal, receiver, sender, call)
     } else {
         call.call(receiver)
-    };
+    }
+}
+
+/// What a receiver's call gives the send: its response, or with
+/// `send_robust` the `Exception` it raised, logged.
+#[inline(always)]
+fn settle<'py>(
+    signal: &Bound<'py, Signal>,
+    receiver: &Bound<'py, PyAny>,
+    response: PyResult<Bound<'py, PyAny>>,
+    mode: Mode,
+) -> PyResult<Bound<'py, PyAny>> {
     match (response, mode) {
         (Ok(response), _) => Ok(response),
         (Err(err), Mode::Robust) if err.is_instance_of::<PyException>(signal.py()) => {
@@ -187,6 +215,46 @@ fn respond<'py>(
         }
         (Err(err), _) => Err(err),
     }
+}
+
+/// Step 4 while a profile records: each sync receiver timed from just
+/// before its call to its return; the calls are recorded together once the
+/// receivers ran, or one of them raised. The time a robust send takes to log
+/// an error is not the receiver's.
+#[cold]
+#[inline(never)]
+fn send_profiled<'py>(
+    signal: &Bound<'py, Signal>,
+    sender: &Bound<'py, PyAny>,
+    call: &CallArgs<'_, 'py>,
+    mode: Mode,
+    live: &mut Live<'py>,
+) -> PyResult<()> {
+    let py = signal.py();
+    let mut timed: SmallVec<[profile::Timed<'py>; 8]> = SmallVec::new();
+    let mut run_all = || -> PyResult<()> {
+        for slot in live.sync.iter_mut() {
+            let start = profile::ticks();
+            let response = invoke(signal, slot, sender, call);
+            let duration = profile::ticks().saturating_sub(start);
+            let outcome = match &response {
+                Ok(_) => profile::Outcome::Returned,
+                Err(err) if mode == Mode::Robust && err.is_instance_of::<PyException>(py) => profile::Outcome::Caught,
+                Err(_) => profile::Outcome::Raised,
+            };
+            timed.push(profile::Timed {
+                receiver: slot.clone(),
+                duration,
+                outcome,
+            });
+            let response = settle(signal, slot, response, mode)?;
+            into_pair(py, slot, response)?;
+        }
+        Ok(())
+    };
+    let result = run_all();
+    profile::record(signal.as_any(), sender, &timed);
+    result
 }
 
 /// Replace the receiver in `slot` with the pair `(receiver, response)`.

@@ -1,0 +1,1 @@
+"""Integrations of fastdispatch with other packages."""
