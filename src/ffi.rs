@@ -123,6 +123,36 @@ pub fn instance_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> InstanceDict<'a, 'p
     }
 }
 
+/// Release the empty `__dict__` CPython 3.12 gives each new instance of a
+/// type with a dict slot (`object.__new__`), leaving the slot empty until
+/// the dict is first asked for, when CPython makes it again. 3.12
+/// specializes a method load such as `signal.send` on such an instance only
+/// while its slot is empty (`LOAD_ATTR_METHOD_LAZY_DICT`); with the dict
+/// there, every `signal.send(...)` looks `send` up in full. (3.11 needs the
+/// dict for its specialization, and 3.13 makes it lazily.)
+///
+/// # Safety
+/// `obj` is a live object that no Python code has seen yet.
+#[cfg(all(Py_3_12, not(Py_3_13)))]
+pub unsafe fn release_new_empty_dict(obj: *mut ffi::PyObject) {
+    // SAFETY: `obj` is live, so is its type. A positive offset is that of
+    // the `__dict__` slot inside the object, which owns the dict it holds;
+    // nothing else refers to the dict of an object nobody has seen, and an
+    // empty dict's release runs no Python code.
+    unsafe {
+        let offset = (*ffi::Py_TYPE(obj)).tp_dictoffset;
+        if offset <= 0 {
+            return;
+        }
+        let slot = obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>();
+        let dict = *slot;
+        if !dict.is_null() && ffi::PyDict_Size(dict) == 0 {
+            *slot = std::ptr::null_mut();
+            ffi::Py_DECREF(dict);
+        }
+    }
+}
+
 /// The address of `obj`'s type, and its version tag while valid.
 #[inline(always)]
 pub fn type_and_tag(obj: &Bound<'_, PyAny>) -> (usize, Option<u32>) {

@@ -112,6 +112,9 @@ impl Signal {
             // started by that allocation would traverse a half-made signal.
             let _paused = CollectorPaused::new(py);
             let ptr = pyo3::impl_::pymethods::tp_new_impl(py, PyClassInitializer::from(contents), cls.as_type_ptr())?;
+            // So that `signal.send` is a specialized method load on 3.12.
+            #[cfg(all(Py_3_12, not(Py_3_13)))]
+            crate::ffi::release_new_empty_dict(ptr);
             Bound::from_owned_ptr(py, ptr)
         };
         registry::register(&signal)?;
