@@ -114,16 +114,6 @@ async def _task_group(coros: list[Coroutine[Any, Any, Any]]) -> list[Any]:
 _run_concurrently = _task_group
 
 
-async def _call_robust(
-    signal: Signal, receiver: _Receiver, sender: object, named: _Named
-) -> Any:
-    try:
-        return await receiver(signal=signal, sender=sender, **named)
-    except Exception as err:
-        signal._log_robust_failure(receiver, err)
-        return err
-
-
 def _profiling_active() -> bool:
     # Imported here: the native module imports this one while it loads.
     from fastdispatch._native import _profiling_active
@@ -145,24 +135,33 @@ def _record(
     _profile_record(signal, receiver, sender, elapsed, raised, caught)
 
 
-async def _call_timed(
-    signal: Signal, receiver: _Receiver, sender: object, named: _Named, robust: bool
+async def _call(
+    signal: Signal,
+    receiver: _Receiver,
+    sender: object,
+    named: _Named,
+    robust: bool,
+    timed: bool,
 ) -> Any:
-    """An async receiver's call while a profile records: timed from its
-    start to the completion of its coroutine."""
-    start = time.perf_counter_ns()
+    """An async receiver's call when it is robust or timed (a profile
+    records): its ``Exception`` logged and returned when robust, its time
+    taken from its start to the completion of its coroutine when timed."""
+    start = time.perf_counter_ns() if timed else 0
     try:
         response = await receiver(signal=signal, sender=sender, **named)
     except Exception as err:
-        _record(signal, receiver, sender, start, raised=True, caught=robust)
+        if timed:
+            _record(signal, receiver, sender, start, raised=True, caught=robust)
         if not robust:
             raise
         signal._log_robust_failure(receiver, err)
         return err
     except BaseException:
-        _record(signal, receiver, sender, start, raised=True)
+        if timed:
+            _record(signal, receiver, sender, start, raised=True)
         raise
-    _record(signal, receiver, sender, start)
+    if timed:
+        _record(signal, receiver, sender, start)
     return response
 
 
@@ -173,10 +172,9 @@ def _async_calls(
     named: _Named,
     robust: bool,
 ) -> list[Coroutine[Any, Any, Any]]:
-    if _profiling_active():
-        return [_call_timed(signal, r, sender, named, robust) for r in receivers]
-    if robust:
-        return [_call_robust(signal, r, sender, named) for r in receivers]
+    timed = _profiling_active()
+    if robust or timed:
+        return [_call(signal, r, sender, named, robust, timed) for r in receivers]
     return [r(signal=signal, sender=sender, **named) for r in receivers]
 
 
@@ -207,47 +205,28 @@ def _sync_calls(
     named: _Named,
     robust: bool,
 ) -> _Responses:
-    if _profiling_active():
-        return _sync_calls_timed(signal, receivers, sender, named, robust)
+    """Call sync receivers in order, as ``_call`` calls an async one; when
+    timed, each in the thread it runs in."""
+    timed = _profiling_active()
     responses: _Responses = []
     for receiver in receivers:
-        if robust:
-            try:
-                response = receiver(signal=signal, sender=sender, **named)
-            except Exception as err:
-                signal._log_robust_failure(receiver, err)
-                response = err
-        else:
-            response = receiver(signal=signal, sender=sender, **named)
-        responses.append((receiver, response))
-    return responses
-
-
-def _sync_calls_timed(
-    signal: Signal,
-    receivers: Iterable[_Receiver],
-    sender: object,
-    named: _Named,
-    robust: bool,
-) -> _Responses:
-    """``_sync_calls`` while a profile records: each call timed in the
-    thread it runs in."""
-    responses: _Responses = []
-    for receiver in receivers:
-        start = time.perf_counter_ns()
+        start = time.perf_counter_ns() if timed else 0
         try:
             response = receiver(signal=signal, sender=sender, **named)
         except Exception as err:
-            _record(signal, receiver, sender, start, raised=True, caught=robust)
+            if timed:
+                _record(signal, receiver, sender, start, raised=True, caught=robust)
             if not robust:
                 raise
             signal._log_robust_failure(receiver, err)
             response = err
         except BaseException:
-            _record(signal, receiver, sender, start, raised=True)
+            if timed:
+                _record(signal, receiver, sender, start, raised=True)
             raise
         else:
-            _record(signal, receiver, sender, start)
+            if timed:
+                _record(signal, receiver, sender, start)
         responses.append((receiver, response))
     return responses
 
