@@ -142,7 +142,10 @@ SAN_STAMP_DEPS := $(SAN_VENV)/.stamp-deps
 SAN_STAMP_INSTALL := $(SAN_VENV)/.stamp-install
 SAN_WHEELS := target/sanitize-wheels
 SAN_TARGET := target/sanitize
-SAN_SUITES := tests/reliability $(wildcard tests/test_signal_*.py)
+SAN_SUITES := tests/reliability $(wildcard tests/test_signal_*.py) tests/test_profiling.py
+# Under memcheck: the reliability suite, and the recording path of profiles
+# (it reads weak references' fields directly).
+VALGRIND_SUITES := tests/reliability tests/test_profiling.py
 VALGRIND_EXAMPLES ?= 25
 VALGRIND_SUPP := scripts/valgrind-python.supp
 
@@ -166,7 +169,8 @@ $(SAN_STAMP_INSTALL): $(STAMP_DEPS) $(SAN_STAMP_DEPS) $(PACKAGE_SOURCES)
 sanitize-dev: sanitize-install
 	PYTHONMALLOC=debug $(SAN_PY) -X dev -m pytest -p no:cacheprovider -q $(SAN_SUITES)
 
-## sanitize-valgrind: the reliability suite on the debug build under memcheck:
+## sanitize-valgrind: the reliability suite and the profiling tests on the
+## debug build under memcheck:
 ## any invalid read, write or free fails it. Without checks of uninitialised
 ## values: CPython 3.11's int.from_bytes makes the address of a small int from
 ## an uninitialised digit (multiplied by 0), which memcheck cannot tell is
@@ -177,7 +181,7 @@ sanitize-valgrind: sanitize-install
 	PYTHONMALLOC=malloc FASTDISPATCH_DIFFERENTIAL_EXAMPLES=$(VALGRIND_EXAMPLES) \
 		valgrind --tool=memcheck --error-exitcode=99 --leak-check=no \
 		--undef-value-errors=no --suppressions=$(VALGRIND_SUPP) --quiet \
-		$(SAN_PY) -m pytest -p no:cacheprovider -q tests/reliability
+		$(SAN_PY) -m pytest -p no:cacheprovider -q $(VALGRIND_SUITES)
 
 ## typecheck: mypy --strict on python/fastdispatch, the start-up hook
 ## (python/_fastdispatch_boot.py) and the user code of

@@ -6,38 +6,19 @@ profile printed after its output, its exit status passed through.
 receivers of ``shop/receivers.py`` run a known number of times."""
 
 import json
-import os
-import subprocess
-import sys
 from importlib import resources
-from pathlib import Path
 
 import jsonschema
 import pytest
 from support.django_layout import HAS_ASYNC
 
+from signals_command.run import signals_command
 from signals_command.shop import receivers
 
-TESTS = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads(
     resources.files("fastdispatch").joinpath("profile.schema.json").read_text()
 )
 RECEIVERS = "signals_command.shop.receivers"
-
-
-def command_line(*args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTDISPATCH")}
-    env["DJANGO_SETTINGS_MODULE"] = "signals_command.settings"
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "django", "signals", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def calls_in_table(text):
@@ -66,7 +47,7 @@ EXPECTED = {
 
 
 def test_the_command_runs_and_its_receivers_are_listed_after_its_output():
-    done = command_line("--profile", "place_orders", "3")
+    done = signals_command("--profile", "place_orders", "3")
     assert done.returncode == 0, done.stderr
     output, report = done.stdout.split("\n", 1)
     assert output == "placed 3 orders"
@@ -77,19 +58,19 @@ def test_the_command_runs_and_its_receivers_are_listed_after_its_output():
 
 
 def test_the_exit_status_of_the_command_passes_through():
-    failed = command_line("--profile", "place_orders", "2", "--fail", "3")
+    failed = signals_command("--profile", "place_orders", "2", "--fail", "3")
     assert failed.returncode == 3
     assert "CommandError: the orders could not be billed" in failed.stderr
     # What ran before the failure is reported all the same.
     assert calls_in_table(failed.stdout)["order_saved"] == 2
 
-    usage = command_line("--profile", "place_orders", "not-a-number")
+    usage = signals_command("--profile", "place_orders", "not-a-number")
     assert usage.returncode == 2
     assert "invalid int value" in usage.stderr
 
 
 def test_json_follows_the_profile_schema():
-    done = command_line("--format", "json", "--profile", "place_orders", "3")
+    done = signals_command("--format", "json", "--profile", "place_orders", "3")
     assert done.returncode == 0, done.stderr
     output, report = done.stdout.split("\n", 1)
     assert output == "placed 3 orders"
@@ -118,7 +99,7 @@ def test_json_follows_the_profile_schema():
     ],
 )
 def test_a_missing_or_unknown_command_is_an_error(args, message):
-    failed = command_line(*args)
+    failed = signals_command(*args)
     assert failed.returncode == 1
     assert f"CommandError: {message}" in failed.stderr
     assert failed.stdout == ""

@@ -6,10 +6,7 @@ schema, and a signal or receiver that died is no longer listed."""
 import gc
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import weakref
 from importlib import resources
 from pathlib import Path
@@ -24,10 +21,10 @@ from django.db.models.signals import post_save
 from django.dispatch import Signal
 from support.django_layout import HAS_ASYNC
 
+from signals_command.run import signals_command
 from signals_command.shop import receivers, signals
 from signals_command.shop.models import Customer, Order
 
-TESTS = Path(__file__).resolve().parent.parent
 RECEIVERS = "signals_command.shop.receivers"
 RECEIVERS_FILE = receivers.__file__
 SCHEMA = json.loads(
@@ -295,30 +292,13 @@ def test_unknown_or_ambiguous_names_are_command_errors(args, message):
     assert str(raised.value) == message
 
 
-def command_line(*args, disable=False):
-    env = {k: v for k, v in os.environ.items() if k != "FASTDISPATCH_DISABLE"}
-    env["DJANGO_SETTINGS_MODULE"] = "signals_command.settings"
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    if disable:
-        env["FASTDISPATCH_DISABLE"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "django", "signals", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-
-
 def test_command_line_exit_status():
-    failed = command_line("--signal", "no_such_signal")
+    failed = signals_command("--signal", "no_such_signal")
     assert failed.returncode == 1
     assert "CommandError: unknown signal 'no_such_signal'" in failed.stderr
     assert failed.stdout == ""
 
-    done = command_line(
+    done = signals_command(
         "--signal", "post_save", "--sender", "shop.Order", "--format", "json"
     )
     assert done.returncode == 0, done.stderr
@@ -333,7 +313,7 @@ def test_command_line_exit_status():
 
 
 def test_command_line_says_when_django_keeps_its_own_dispatcher():
-    done = command_line("--format", "json", disable=True)
+    done = signals_command("--format", "json", disable=True)
     assert done.returncode == 0, done.stderr
     assert "uses Django's own dispatcher" in done.stderr
     assert not any(
