@@ -8,9 +8,7 @@
 //! object is never mistaken for the old one: a row whose objects died is
 //! dropped when its key comes round again and when the rows are read.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
+use ahash::AHashMap;
 use parking_lot::Mutex;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
@@ -27,38 +25,8 @@ use crate::weak;
 /// How many distinct senders a row names; the others are counted together.
 pub const MAX_SENDERS: usize = 16;
 
-/// Rows by key, hashed by `AddressHasher`.
-type Rows = HashMap<Key, Row, BuildHasherDefault<AddressHasher>>;
-
-/// A hasher for keys made of addresses, cheaper than a general one: each
-/// word is mixed in by a multiply and a rotation (addresses are not chosen by
-/// an attacker, and their low bits, always zero, are moved up).
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    #[inline(always)]
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.write_u64(u64::from(*byte));
-        }
-    }
-
-    #[inline(always)]
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0 ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-    }
-
-    #[inline(always)]
-    fn write_usize(&mut self, word: usize) {
-        self.write_u64(word as u64);
-    }
-
-    #[inline(always)]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// Rows by key.
+type Rows = AHashMap<Key, Row>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct Key {
