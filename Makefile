@@ -144,8 +144,11 @@ SAN_WHEELS := target/sanitize-wheels
 SAN_TARGET := target/sanitize
 SAN_SUITES := tests/reliability $(wildcard tests/test_signal_*.py) tests/test_profiling.py
 # Under memcheck: the reliability suite, and the recording path of profiles
-# (it reads weak references' fields directly).
-VALGRIND_SUITES := tests/reliability tests/test_profiling.py
+# (it reads weak references' fields directly). Memcheck holds freed blocks
+# back before reusing them, so the test that needs a receiver's address
+# reused by the next one cannot get it there.
+VALGRIND_SUITES := tests/reliability tests/test_profiling.py \
+	--deselect tests/test_profiling.py::test_a_new_receiver_at_a_dead_ones_address_gets_its_own_row
 VALGRIND_EXAMPLES ?= 25
 VALGRIND_SUPP := scripts/valgrind-python.supp
 
